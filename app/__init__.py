@@ -1,0 +1,43 @@
+"""Rowboat: a web dashboard for relational databases, built on Flask and SQLAlchemy."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+from .config import ConfigError, DatabaseConfig, load_config
+
+
+def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app: config, one engine per database, blueprints and error handlers."""
+    from . import engines, errorpages, urls
+    from .views import browse, health
+
+    app = Flask(__name__, template_folder="../templates", static_folder="../static")
+    config = load_config(os.environ, overrides)
+    if not config["DATABASES"]:
+        config["DATABASES"] = {"demo": _demo_database(config["DEMO_PATH"], app.root_path)}
+    for name in config["DATABASES"]:
+        if name in urls.RESERVED_NAMES:
+            raise ConfigError(f"{name!r} cannot name a database: the dashboard uses it")
+    app.config.update(config)
+    databases = {
+        name: engines.Database(db, engines.build_engine(db, config), config)
+        for name, db in config["DATABASES"].items()
+    }
+    engines.init_app(app, databases)
+    app.register_blueprint(health.bp)
+    app.register_blueprint(browse.bp)
+    errorpages.init_app(app)
+    return app
+
+
+def _demo_database(path: str, root: str) -> DatabaseConfig:
+    from .demo import ensure_demo_database
+
+    if not os.path.isabs(path):
+        path = os.path.join(os.path.dirname(root), path)
+    return DatabaseConfig(name="demo", url=ensure_demo_database(path), models="app.demo:Base")

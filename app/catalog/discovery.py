@@ -1,0 +1,466 @@
+"""Discover what a database holds: reflect and automap it, or read the user's own models.
+
+Both paths end in the same ``Catalog`` of ``Entity`` objects. Reflection has to survive any
+real schema, so every step that can fail on an odd table degrades instead of failing the whole
+database: relationship names are made unique before automap sees them, a mapping failure is
+retried without relationships, and whatever still cannot be mapped is served read-only from its
+Core ``Table``, with the reason shown.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import ForeignKeyConstraint, MetaData, Table, inspect
+from sqlalchemy.engine import Engine
+from sqlalchemy.ext.automap import automap_base, generate_relationship
+from sqlalchemy.ext.hybrid import HybridExtensionType
+from sqlalchemy.orm import Mapper, RelationshipDirection, RelationshipProperty
+
+from ..config import DatabaseConfig
+from .labels import choose_label_keys
+from .model import Catalog, Column, Entity, Relation
+from .types import kind_of
+
+_SYSTEM_SCHEMAS = re.compile(r"^(pg_.*|information_schema)$")
+
+NO_PRIMARY_KEY = (
+    "This table has no primary key, so a row cannot be addressed safely: it is read-only."
+)
+VIEW = "This is a view: its rows are read-only."
+NOT_MAPPED = (
+    "This table is not mapped by a model (for example a plain link table): it is read-only."
+)
+
+
+def discover(config: DatabaseConfig, engine: Engine) -> Catalog:
+    """Build the catalog of one database."""
+    if config.models:
+        return _from_models(load_models(config.models), engine)
+    return _reflected(engine)
+
+
+def load_models(path: str) -> Any:
+    """Import ``package.module:Base`` and return the declarative base it names."""
+    module_name, _, attribute = path.partition(":")
+    base = getattr(importlib.import_module(module_name), attribute)
+    if not hasattr(base, "registry"):
+        raise TypeError(f"{path} is not a declarative base (it has no registry)")
+    return base
+
+
+# --- reflection -------------------------------------------------------------------------------
+
+
+def _reflected(engine: Engine) -> Catalog:
+    inspector = inspect(engine)
+    default_schema = inspector.default_schema_name
+    metadata = MetaData()
+    view_keys: dict[str, str] = {}
+    problems: list[str] = []
+    for schema in _schemas(engine, inspector):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            metadata.reflect(engine, schema=schema, views=True, resolve_fks=True)
+        problems.extend(str(w.message) for w in caught)
+        for name in inspector.get_view_names(schema=schema):
+            view_keys[_table_key(schema, name)] = "view"
+        if engine.dialect.name == "postgresql":
+            for name in inspector.get_materialized_view_names(schema=schema):
+                view_keys[_table_key(schema, name)] = "materialized view"
+
+    classes, mapping_problem = _automap(metadata)
+    if mapping_problem:
+        problems.append(mapping_problem)
+    entities: dict[str, Entity] = {}
+    for table in metadata.sorted_tables:
+        kind = view_keys.get(table.key, "table")
+        cls = classes.get(table.key) if kind == "table" else None
+        if cls is not None:
+            entity = _entity_from_mapper(inspect(cls), table, kind)
+        else:
+            reason = _core_reason(table, kind, mapping_problem)
+            entity = _entity_from_table(table, kind, reason)
+        entities[entity.name] = entity
+    _add_core_relations(entities)
+    return Catalog(
+        dialect=engine.dialect.name,
+        entities=_sorted(entities),
+        default_schema=default_schema,
+        mode="reflected",
+        warnings=problems,
+    )
+
+
+def _schemas(engine: Engine, inspector: Any) -> list[str | None]:
+    """The schemas to show: the default one, plus every user schema on PostgreSQL."""
+    if engine.dialect.name != "postgresql":
+        return [None]
+    default = inspector.default_schema_name
+    others = [
+        s for s in inspector.get_schema_names() if s != default and not _SYSTEM_SCHEMAS.match(s)
+    ]
+    return [None, *sorted(others)]
+
+
+def _table_key(schema: str | None, name: str) -> str:
+    return f"{schema}.{name}" if schema else name
+
+
+def _core_reason(table: Table, kind: str, mapping_problem: str | None) -> str:
+    if kind != "table":
+        return VIEW
+    if not table.primary_key.columns:
+        return NO_PRIMARY_KEY
+    return (
+        f"This table could not be mapped ({mapping_problem or 'unknown reason'}): it is read-only."
+    )
+
+
+def _automap(metadata: MetaData) -> tuple[dict[str, type], str | None]:
+    """Map every table with a primary key; return {table key: class} and any problem met."""
+    try:
+        return _prepare(metadata, with_relationships=True), None
+    except Exception as exc:  # noqa: BLE001 - any mapper error must degrade, not crash the app
+        first = f"relationships could not be mapped: {exc}"
+    try:
+        return _prepare(metadata, with_relationships=False), first
+    except Exception as exc:  # noqa: BLE001
+        return {}, f"{first}; tables could not be mapped: {exc}"
+
+
+def _prepare(metadata: MetaData, with_relationships: bool) -> dict[str, type]:
+    base: Any = automap_base(metadata=metadata)
+    names = _UniqueNames()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            base.prepare(
+                classname_for_table=names.classname,
+                name_for_scalar_relationship=names.scalar,
+                name_for_collection_relationship=names.collection,
+                generate_relationship=(
+                    _view_only_relationship if with_relationships else lambda *args, **kw: None
+                ),
+            )
+            base.registry.configure()
+    except Exception:
+        base.registry.dispose()
+        raise
+    return {cls.__table__.key: cls for cls in base.classes}
+
+
+def _view_only_relationship(
+    base: Any,
+    direction: Any,
+    return_fn: Callable[..., Any],
+    attrname: str,
+    local_cls: type,
+    referred_cls: type,
+    **kw: Any,
+) -> Any:
+    """Relationships for reading only: the database, not the ORM, decides what a delete does."""
+    for option in ("cascade", "passive_deletes"):
+        kw.pop(option, None)
+    kw["viewonly"] = True
+    return generate_relationship(
+        base, direction, return_fn, attrname, local_cls, referred_cls, **kw
+    )
+
+
+class _UniqueNames:
+    """Naming callbacks for automap that never hand out the same attribute name twice.
+
+    Automap's defaults name every relationship after the target table, so a table with both a
+    direct foreign key and a link table to the same target, or two foreign keys to one table,
+    produce clashing names and automap raises. Here each name is checked against the class's
+    columns and the names already given, and made specific when needed.
+    """
+
+    def __init__(self) -> None:
+        self.used: dict[Any, set[str]] = {}
+        self.class_names: set[str] = set()
+
+    def classname(self, _base: Any, tablename: str, table: Table) -> str:
+        name = table.key
+        candidate, n = name, 1
+        while candidate in self.class_names:
+            n += 1
+            candidate = f"{name}#{n}"
+        self.class_names.add(candidate)
+        return candidate
+
+    def _claim(self, cls: type, candidates: list[str]) -> str:
+        used = self.used.setdefault(cls, {c.key for c in cls.__table__.columns})
+        for candidate in candidates:
+            if candidate not in used:
+                used.add(candidate)
+                return candidate
+        base, n = candidates[-1], 2
+        while f"{base}_{n}" in used:
+            n += 1
+        used.add(f"{base}_{n}")
+        return f"{base}_{n}"
+
+    def scalar(
+        self, _base: Any, local_cls: type, referred_cls: type, constraint: ForeignKeyConstraint
+    ) -> str:
+        target = referred_cls.__table__.name
+        columns = [c.name for c in constraint.columns]
+        candidates = []
+        if len(columns) == 1:
+            stripped = re.sub(r"_?id$", "", columns[0], flags=re.IGNORECASE)
+            if stripped:
+                candidates.append(stripped)
+        candidates += [target, f"{target}_via_{'_'.join(columns)}"]
+        return self._claim(local_cls, candidates)
+
+    def collection(
+        self, _base: Any, local_cls: type, referred_cls: type, constraint: ForeignKeyConstraint
+    ) -> str:
+        target = referred_cls.__table__.name
+        through = constraint.table.name
+        candidates = [f"{target}_collection"]
+        if through != target:  # a link table
+            candidates.append(f"{target}_collection_via_{through}")
+        candidates.append(f"{target}_collection_by_{'_'.join(c.name for c in constraint.columns)}")
+        return self._claim(local_cls, candidates)
+
+
+# --- entities -------------------------------------------------------------------------------
+
+
+def _entity_name(table: Table) -> str:
+    return _table_key(table.schema, table.name)
+
+
+def _column_from_table(column: Any) -> Column:
+    return Column(
+        key=column.key,
+        name=column.name,
+        kind=kind_of(column.type),
+        type=column.type,
+        expression=column,
+        nullable=bool(column.nullable),
+        primary_key=bool(column.primary_key),
+        computed=column.computed is not None,
+        comment=column.comment,
+    )
+
+
+def _entity_from_table(table: Table, kind: str, reason: str | None) -> Entity:
+    columns = {c.key: _column_from_table(c) for c in table.columns}
+    return Entity(
+        name=_entity_name(table),
+        schema=table.schema,
+        table_name=table.name,
+        kind=kind,
+        columns=columns,
+        primary_key=[c.key for c in table.primary_key.columns] if kind == "table" else [],
+        selectable=table,
+        read_only_reason=reason,
+        label_keys=choose_label_keys(columns),
+        comment=table.comment,
+    )
+
+
+def _entity_from_mapper(
+    mapper: Mapper[Any], table: Table, kind: str, name: str | None = None, reason: str | None = None
+) -> Entity:
+    cls = mapper.class_
+    columns: dict[str, Column] = {}
+    for prop in mapper.column_attrs:
+        column = prop.columns[0]
+        if not hasattr(column, "table"):
+            continue  # a column_property over an expression; not a stored column
+        columns[prop.key] = Column(
+            key=prop.key,
+            name=column.name,
+            kind=kind_of(column.type),
+            type=column.type,
+            expression=getattr(cls, prop.key),
+            nullable=bool(column.nullable),
+            primary_key=any(column is pk for pk in mapper.primary_key),
+            computed=getattr(column, "computed", None) is not None,
+            comment=column.comment,
+        )
+    columns.update(_hybrid_columns(mapper))
+    pk_keys = [mapper.get_property_by_column(c).key for c in mapper.primary_key]
+    label_from_str = cls.__str__ is not object.__str__
+    return Entity(
+        name=name or _entity_name(table),
+        schema=table.schema,
+        table_name=table.name,
+        kind=kind,
+        columns=columns,
+        primary_key=pk_keys,
+        selectable=mapper.selectable,
+        mapped_class=cls,
+        relations=_relations(mapper),
+        read_only_reason=reason,
+        label_keys=[] if label_from_str else choose_label_keys(columns),
+        label_from_str=label_from_str,
+        comment=table.comment,
+    )
+
+
+def _hybrid_columns(mapper: Mapper[Any]) -> dict[str, Column]:
+    """Hybrid properties whose class-level form is a SQL expression, as computed columns."""
+    result: dict[str, Column] = {}
+    for key, descriptor in mapper.all_orm_descriptors.items():
+        if getattr(descriptor, "extension_type", None) is not HybridExtensionType.HYBRID_PROPERTY:
+            continue
+        try:
+            expression = getattr(mapper.class_, key)
+            type_ = expression.type
+        except Exception:  # noqa: BLE001 - a Python-only hybrid has no SQL form; skip it
+            continue
+        result[key] = Column(
+            key=key,
+            name=key,
+            kind=kind_of(type_),
+            type=type_,
+            expression=expression,
+            nullable=True,
+            computed=True,
+        )
+    return result
+
+
+_DIRECTIONS = {
+    RelationshipDirection.MANYTOONE: "many-to-one",
+    RelationshipDirection.ONETOMANY: "one-to-many",
+    RelationshipDirection.MANYTOMANY: "many-to-many",
+}
+
+
+def _relations(mapper: Mapper[Any]) -> dict[str, Relation]:
+    relations: dict[str, Relation] = {}
+    for prop in mapper.relationships:
+        prop = _as_relationship(prop)
+        target = prop.mapper
+        direction = _DIRECTIONS[prop.direction]
+        local_keys: list[str] = []
+        target_keys: list[str] = []
+        if direction == "many-to-one":
+            for local, remote in prop.local_remote_pairs or ():
+                local_keys.append(_key_for(mapper, local))
+                target_keys.append(_key_for(target, remote))
+        relations[prop.key] = Relation(
+            name=prop.key,
+            direction=direction,
+            target=_pending_name(target),
+            local_keys=local_keys,
+            target_keys=target_keys,
+            attribute=getattr(mapper.class_, prop.key),
+        )
+    return relations
+
+
+def _as_relationship(prop: Any) -> RelationshipProperty[Any]:
+    return prop
+
+
+def _key_for(mapper: Mapper[Any], column: Any) -> str:
+    try:
+        return mapper.get_property_by_column(column).key
+    except Exception:  # noqa: BLE001 - a column the mapper does not map: use its own key
+        return str(column.key)
+
+
+def _pending_name(mapper: Mapper[Any]) -> str:
+    """Relations name their target by the mapped class; ``_resolve_targets`` rewrites it."""
+    return f"\x00{id(mapper.class_)}"
+
+
+def _resolve_targets(entities: dict[str, Entity]) -> None:
+    by_class = {f"\x00{id(e.mapped_class)}": e.name for e in entities.values() if e.mapped_class}
+    for entity in entities.values():
+        for name, relation in list(entity.relations.items()):
+            if relation.target in by_class:
+                relation.target = by_class[relation.target]
+            else:
+                del entity.relations[name]  # a class outside the catalog: nothing to link to
+
+
+def _add_core_relations(entities: dict[str, Entity]) -> None:
+    """Resolve mapped targets, and give unmapped tables many-to-one links from their FKs."""
+    _resolve_targets(entities)
+    by_table = {id(e.selectable): e for e in entities.values() if isinstance(e.selectable, Table)}
+    for entity in entities.values():
+        if entity.mapped_class is not None or not isinstance(entity.selectable, Table):
+            continue
+        for constraint in entity.selectable.foreign_key_constraints:
+            target = by_table.get(id(constraint.referred_table))
+            if target is None:
+                continue
+            local_keys = [c.key for c in constraint.columns]
+            target_keys = [_target_key(target, fk.column) for fk in constraint.elements]
+            name = _unique(entity.relations, f"{target.table_name}_via_{'_'.join(local_keys)}")
+            entity.relations[name] = Relation(
+                name=name,
+                direction="many-to-one",
+                target=target.name,
+                local_keys=local_keys,
+                target_keys=target_keys,
+            )
+            # The way back, so the parent's row page lists these rows too.
+            back = _unique(target.relations, f"{entity.table_name}_by_{'_'.join(local_keys)}")
+            target.relations[back] = Relation(
+                name=back,
+                direction="one-to-many",
+                target=entity.name,
+                local_keys=target_keys,
+                target_keys=local_keys,
+            )
+
+
+def _target_key(target: Entity, column: Any) -> str:
+    for key, col in target.columns.items():
+        if col.name == column.name and not col.computed:
+            return key
+    return str(column.key)
+
+
+def _unique(existing: dict[str, Any], name: str) -> str:
+    candidate, n = name, 1
+    while candidate in existing:
+        n += 1
+        candidate = f"{name}_{n}"
+    return candidate
+
+
+def _sorted(entities: dict[str, Entity]) -> dict[str, Entity]:
+    return dict(sorted(entities.items(), key=lambda item: (item[1].schema or "", item[0].lower())))
+
+
+# --- the user's models -------------------------------------------------------------------------
+
+
+def _from_models(base: Any, engine: Engine) -> Catalog:
+    base.registry.configure()
+    entities: dict[str, Entity] = {}
+    mapped_tables: set[int] = set()
+    for mapper in sorted(base.registry.mappers, key=lambda m: m.class_.__name__):
+        table = mapper.local_table
+        if not isinstance(table, Table):
+            continue
+        shares_table = mapper.inherits is not None and mapper.inherits.local_table is table
+        name = mapper.class_.__name__ if shares_table else _entity_name(table)
+        entities[name] = _entity_from_mapper(mapper, table, "table", name=name)
+        mapped_tables.add(id(table))
+    for table in base.metadata.sorted_tables:
+        if id(table) not in mapped_tables:
+            entity = _entity_from_table(table, "table", NOT_MAPPED)
+            entities[entity.name] = entity
+    _add_core_relations(entities)
+    return Catalog(
+        dialect=engine.dialect.name,
+        entities=_sorted(entities),
+        default_schema=inspect(engine).default_schema_name,
+        mode="models",
+    )

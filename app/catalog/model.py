@@ -1,0 +1,102 @@
+"""The catalog's description of a database: plain objects that the rest of the app reads.
+
+Discovery (automap or the user's models) fills these in once; listing, the row page, filters
+and templates only ever look at an ``Entity``, never at reflection or mapper internals, so the
+two ways of describing a database serve the same code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.types import TypeEngine
+
+
+@dataclass(eq=False)
+class Column:
+    key: str  # the attribute key: what URLs, filters and sorts name
+    name: str  # the name in the database (or of the hybrid property)
+    kind: str  # see catalog.types
+    type: TypeEngine[Any]
+    expression: Any  # the ORM attribute or Core column statements select and filter on
+    nullable: bool = True
+    primary_key: bool = False
+    computed: bool = False  # a hybrid property or generated column: shown, never written
+    comment: str | None = None
+
+    @property
+    def type_name(self) -> str:
+        try:
+            return str(self.type)
+        except Exception:  # some dialect types cannot render without a dialect
+            return type(self.type).__name__
+
+
+@dataclass(eq=False)
+class Relation:
+    """A link from one entity to another, as the mapper (or a foreign key) describes it."""
+
+    name: str
+    direction: str  # "many-to-one", "one-to-many" or "many-to-many"
+    target: str  # the target entity's name in the catalog
+    local_keys: list[str]  # many-to-one: this entity's column keys holding the foreign key
+    target_keys: list[str]  # the target's column keys they point at (or, one-to-many, hold it)
+    attribute: Any = None  # the ORM relationship attribute, when mapped
+
+
+@dataclass(eq=False)
+class Entity:
+    """A table or view the dashboard can list."""
+
+    name: str  # unique in the database; "schema.table" outside the default schema
+    schema: str | None
+    table_name: str
+    kind: str  # "table", "view" or "materialized view"
+    columns: dict[str, Column]
+    primary_key: list[str]
+    selectable: Any  # the Core Table (or the mapper's selectable)
+    mapped_class: type | None = None
+    relations: dict[str, Relation] = field(default_factory=dict)
+    read_only_reason: str | None = None
+    label_keys: list[str] = field(default_factory=list)  # columns that make a readable label
+    label_from_str: bool = False  # the model defines __str__: labels come from loaded objects
+    comment: str | None = None
+
+    @property
+    def read_only(self) -> bool:
+        return self.read_only_reason is not None
+
+    @property
+    def many_to_one(self) -> list[Relation]:
+        return [r for r in self.relations.values() if r.direction == "many-to-one"]
+
+    @property
+    def collections(self) -> list[Relation]:
+        return [r for r in self.relations.values() if r.direction != "many-to-one"]
+
+    def foreign_key_for(self, column_key: str) -> Relation | None:
+        """The many-to-one relation a column is the (first) foreign-key column of, if any."""
+        for relation in self.many_to_one:
+            if relation.local_keys and relation.local_keys[0] == column_key:
+                return relation
+        return None
+
+    @property
+    def text_columns(self) -> list[Column]:
+        return [c for c in self.columns.values() if c.kind in ("text", "enum") and not c.computed]
+
+
+@dataclass(eq=False)
+class Catalog:
+    """Everything known about one database's schema."""
+
+    dialect: str
+    entities: dict[str, Entity]
+    default_schema: str | None
+    mode: str  # "reflected" or "models"
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def several_schemas(self) -> bool:
+        return len({e.schema for e in self.entities.values()}) > 1

@@ -1,0 +1,194 @@
+"""Settings: one self-documenting table, read from defaults, then the environment, then overrides.
+
+Every knob the dashboard has is listed in SETTINGS with its default, type and help text, so the
+settings page and the README can be generated from the same place and a typo in an environment
+variable fails at start-up instead of being silently ignored.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: Any
+    parse: Callable[[str], Any]
+    help: str
+
+
+def _bool(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError(f"expected a boolean, got {text!r}")
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("PAGE_SIZE", 50, int, "Rows on a list page unless the URL asks for another size."),
+    Setting("MAX_PAGE_SIZE", 500, int, "Largest page size a URL may ask for (_size)."),
+    Setting(
+        "COUNT_CAP",
+        10_000,
+        int,
+        "Rows are counted exactly up to this many; beyond it the "
+        "count is shown as 'N+' or as the database's own estimate.",
+    ),
+    Setting(
+        "STATEMENT_TIMEOUT",
+        5.0,
+        float,
+        "Seconds any one statement may run before the database cancels it.",
+    ),
+    Setting("POOL_SIZE", 5, int, "Connections kept open per database (not used for SQLite files)."),
+    Setting("MAX_OVERFLOW", 10, int, "Extra connections allowed per database under load."),
+    Setting("POOL_TIMEOUT", 10.0, float, "Seconds a request waits for a free connection."),
+    Setting("POOL_RECYCLE", 1800, int, "Seconds after which a pooled connection is replaced."),
+    Setting("READ_ONLY", False, _bool, "Refuse every write, on every database."),
+    Setting(
+        "DEMO_PATH",
+        "instance/demo.sqlite",
+        str,
+        "Where the built-in demo database is built when no database is configured.",
+    ),
+)
+
+SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}
+ENV_PREFIX = "ROWBOAT_"
+
+
+class ConfigError(ValueError):
+    """A setting or database definition that cannot be used; raised at start-up."""
+
+
+@dataclass(frozen=True)
+class DatabaseConfig:
+    """One configured database: a name for URLs, an SQLAlchemy URL and optional user models."""
+
+    name: str
+    url: str
+    models: str | None = None  # "package.module:Base", or None to reflect the schema
+    read_only: bool = False
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+_NAME_RE = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def parse_databases(text: str) -> dict[str, str]:
+    """Parse ROWBOAT_DATABASES: ``name=url`` pairs separated by whitespace or semicolons."""
+    result: dict[str, str] = {}
+    for item in re.split(r"[\s;]+", text.strip()):
+        if not item:
+            continue
+        name, sep, url = item.partition("=")
+        if not sep or not url:
+            raise ConfigError(f"ROWBOAT_DATABASES: expected name=URL, got {item!r}")
+        _check_name(name)
+        if name in result:
+            raise ConfigError(f"ROWBOAT_DATABASES: {name!r} is defined twice")
+        result[name] = url
+    return result
+
+
+def parse_models(text: str, names: list[str]) -> dict[str, str]:
+    """Parse ROWBOAT_MODELS: ``module:Base`` for one database, or ``name=module:Base`` pairs."""
+    result: dict[str, str] = {}
+    for item in re.split(r"[\s;]+", text.strip()):
+        if not item:
+            continue
+        name, sep, path = item.partition("=")
+        if not sep:
+            if len(names) != 1:
+                raise ConfigError("ROWBOAT_MODELS: with several databases, write name=module:Base")
+            name, path = names[0], item
+        if name not in names:
+            raise ConfigError(f"ROWBOAT_MODELS: no database is called {name!r}")
+        if ":" not in path:
+            raise ConfigError(f"ROWBOAT_MODELS: expected module:Base, got {path!r}")
+        result[name] = path
+    return result
+
+
+def _check_name(name: str) -> None:
+    if not _NAME_RE.match(name):
+        raise ConfigError(f"database name {name!r} may only hold letters, digits, '_' and '-'")
+
+
+def _name_from_url(url: str) -> str:
+    """Name a database configured through DATABASE_URL after the database or file it points to."""
+    tail = url.rstrip("/").rsplit("/", 1)[-1].split("?", 1)[0]
+    tail = tail.rsplit(".", 1)[0] if url.startswith("sqlite") else tail
+    name = re.sub(r"[^A-Za-z0-9_-]", "_", tail) or "db"
+    return name
+
+
+def load_config(
+    env: Mapping[str, str], overrides: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """Build the app config: defaults, then ``ROWBOAT_*`` variables, then ``overrides``.
+
+    ``DATABASES`` ends up as a dict of name -> DatabaseConfig. With nothing configured it is
+    empty and the app factory serves the demo database instead.
+    """
+    config: dict[str, Any] = {s.name: s.default for s in SETTINGS}
+    for setting in SETTINGS:
+        raw = env.get(ENV_PREFIX + setting.name)
+        if raw is not None:
+            try:
+                config[setting.name] = setting.parse(raw)
+            except ValueError as exc:
+                raise ConfigError(f"{ENV_PREFIX}{setting.name}: {exc}") from exc
+
+    urls: dict[str, str] = {}
+    if env.get("ROWBOAT_DATABASES"):
+        urls.update(parse_databases(env["ROWBOAT_DATABASES"]))
+    if env.get("DATABASE_URL"):
+        name = _name_from_url(env["DATABASE_URL"])
+        urls.setdefault(name, env["DATABASE_URL"])
+    models = parse_models(env.get("ROWBOAT_MODELS", ""), list(urls))
+    databases = {
+        name: DatabaseConfig(name=name, url=url, models=models.get(name))
+        for name, url in urls.items()
+    }
+
+    config["SECRET_KEY"] = env.get("ROWBOAT_SECRET_KEY") or env.get("SECRET_KEY")
+    config["DATABASES"] = databases
+    for key, value in (overrides or {}).items():
+        if key != "DATABASES" and key not in config and not key.isupper():
+            raise ConfigError(f"unknown setting {key!r}")
+        config[key] = value
+    config["DATABASES"] = _normalise_databases(config["DATABASES"])
+    if not config["SECRET_KEY"]:
+        # A random key per process: sessions and CSRF tokens do not survive a restart, and
+        # several gunicorn workers need ROWBOAT_SECRET_KEY set to share them. Never a fixed default.
+        config["SECRET_KEY"] = secrets.token_hex(32)
+    for setting in SETTINGS:
+        if setting.parse is int and (
+            not isinstance(config[setting.name], int) or config[setting.name] < 0
+        ):
+            raise ConfigError(f"{setting.name} must be a non-negative whole number")
+    if config["PAGE_SIZE"] < 1 or config["MAX_PAGE_SIZE"] < config["PAGE_SIZE"]:
+        raise ConfigError("PAGE_SIZE must be at least 1 and at most MAX_PAGE_SIZE")
+    return config
+
+
+def _normalise_databases(value: Any) -> dict[str, DatabaseConfig]:
+    """Accept DatabaseConfig objects, plain URLs or dicts in overrides (tests use all three)."""
+    result: dict[str, DatabaseConfig] = {}
+    for name, item in dict(value).items():
+        _check_name(name)
+        if isinstance(item, DatabaseConfig):
+            result[name] = item
+        elif isinstance(item, str):
+            result[name] = DatabaseConfig(name=name, url=item)
+        else:
+            result[name] = DatabaseConfig(name=name, **item)
+    return result

@@ -1,0 +1,89 @@
+"""Row counts that stay cheap on huge tables: exact up to a cap, otherwise an estimate.
+
+Counting every row of a 5-million-row table on each page view is what makes other admin tools
+slow, so a count here reads at most ``cap + 1`` rows, and the home page first asks the
+database's statistics (PostgreSQL ``pg_class.reltuples``, MySQL ``information_schema``) and
+counts exactly only the tables those say are small.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Select, func, literal, select, text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+
+from . import timeouts
+from .catalog.model import Catalog, Entity
+
+
+@dataclass(frozen=True)
+class Count:
+    value: int | None  # None: unknown (it took too long)
+    exact: bool  # False: ``value`` is a lower bound (capped) or an estimate
+    estimated: bool = False
+
+    def __str__(self) -> str:
+        if self.value is None:
+            return "?"
+        if self.exact:
+            return f"{self.value:,}"
+        if self.estimated:
+            return f"≈{self.value:,}"
+        return f"{self.value:,}+"
+
+
+def capped_count(session: Session, stmt: Select, cap: int) -> Count:
+    """Count the rows of ``stmt`` (a select with its WHERE clause), reading at most cap + 1."""
+    limited = stmt.with_only_columns(literal(1)).order_by(None).limit(cap + 1).subquery()
+    try:
+        n = session.execute(select(func.count()).select_from(limited)).scalar_one()
+    except DBAPIError as exc:
+        if not timeouts.is_timeout(exc):
+            raise
+        session.rollback()  # PostgreSQL aborts the transaction on a cancelled statement
+        return Count(None, exact=False)
+    return Count(cap, exact=False) if n > cap else Count(n, exact=True)
+
+
+def table_estimates(session: Session, catalog: Catalog) -> dict[str, int]:
+    """The database's own row estimates per entity name, where it keeps any (cheap: 1 query)."""
+    dialect = catalog.dialect
+    if dialect == "postgresql":
+        rows = session.execute(
+            text(
+                "SELECT n.nspname, c.relname, c.reltuples::bigint FROM pg_class c "
+                "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'm', 'p')"
+            )
+        )
+    elif dialect in ("mysql", "mariadb"):
+        rows = session.execute(
+            text(
+                "SELECT table_schema, table_name, table_rows FROM information_schema.tables "
+                "WHERE table_schema = DATABASE()"
+            )
+        )
+    else:
+        return {}
+    by_table = {(schema, name): n for schema, name, n in rows}
+    result = {}
+    for entity in catalog.entities.values():
+        schema = entity.schema or catalog.default_schema
+        n = by_table.get((schema, entity.table_name))
+        if n is not None and n >= 0:
+            result[entity.name] = int(n)
+    return result
+
+
+def entity_count(session: Session, entity: Entity, estimate: int | None, cap: int) -> Count:
+    """Exact when small, else the estimate (or "cap+" when the database keeps none)."""
+    if estimate is not None and estimate > cap * 2:
+        return Count(estimate, exact=False, estimated=True)
+    stmt = select(literal(1)).select_from(
+        entity.mapped_class if entity.mapped_class is not None else entity.selectable
+    )
+    count = capped_count(session, stmt, cap)
+    if not count.exact and estimate is not None and estimate > cap:
+        return Count(estimate, exact=False, estimated=True)
+    return count

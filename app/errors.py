@@ -1,0 +1,41 @@
+"""The dashboard's own exceptions, each carrying the HTTP status it should be answered with.
+
+Services raise these; one error handler in the app factory renders them as HTML or JSON.
+Anything else reaching the handler is a bug and gets a 500.
+"""
+
+from __future__ import annotations
+
+
+class RowboatError(Exception):
+    status = 500
+    title = "Error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class NotFound(RowboatError):
+    status = 404
+    title = "Not found"
+
+
+class BadRequest(RowboatError):
+    status = 400
+    title = "Bad request"
+
+
+class ReadOnly(RowboatError):
+    status = 403
+    title = "Read-only"
+
+
+class QueryTimeout(RowboatError):
+    status = 504
+    title = "Query took too long"
+
+
+class DatabaseUnavailable(RowboatError):
+    status = 503
+    title = "Database unavailable"

@@ -1,0 +1,193 @@
+"""The filter operators: one declarative table, compiled with SQLAlchemy operators only.
+
+A filter in a URL is ``column__op=value``. Each operator says which column kinds it fits, how
+many values it takes and how to build the condition; values are converted to the column's type
+first and always bound. ``contains``/``startswith``/``endswith`` escape ``%`` and ``_`` so they
+are matched literally.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import String, and_, cast, false, or_, true
+from sqlalchemy.sql.elements import ColumnElement
+
+from .catalog.model import Column
+from .catalog.types import ORDERABLE, TEXT_LIKE
+from .values import from_text
+
+_ALL = None  # applies to every kind
+_COMPARABLE = ORDERABLE - {"boolean", "binary"}
+_EQUATABLE = _COMPARABLE | {"boolean", "other", "unknown"}
+_NO_EQUALITY = {"json", "array", "binary"}
+
+
+@dataclass(frozen=True)
+class Operator:
+    key: str
+    label: str  # shown in the operator picker
+    describe: str  # "{column} is {value}"-style, for the human description of a filter
+    kinds: frozenset[str] | None  # None: every kind
+    arity: str  # "one", "list" or "none"
+    build: Callable[[Any, Any], ColumnElement[bool]]
+
+    def fits(self, kind: str) -> bool:
+        return self.kinds is None or kind in self.kinds
+
+
+def _in(expr: Any, values: list[Any]) -> ColumnElement[bool]:
+    return expr.in_(values)
+
+
+def _kinds(*names: str | set[str]) -> frozenset[str]:
+    result: set[str] = set()
+    for name in names:
+        result |= {name} if isinstance(name, str) else set(name)
+    return frozenset(result)
+
+
+OPERATORS: tuple[Operator, ...] = (
+    Operator(
+        "exact",
+        "=",
+        "{column} = {value}",
+        _kinds(_EQUATABLE - {"boolean"}),
+        "one",
+        lambda e, v: e == v,
+    ),
+    Operator(
+        "not",
+        "≠",
+        "{column} ≠ {value}",
+        _kinds(_EQUATABLE - {"boolean"}),
+        "one",
+        lambda e, v: or_(e != v, e.is_(None)),
+    ),
+    Operator("lt", "<", "{column} < {value}", _kinds(_COMPARABLE), "one", lambda e, v: e < v),
+    Operator("lte", "≤", "{column} ≤ {value}", _kinds(_COMPARABLE), "one", lambda e, v: e <= v),
+    Operator("gt", ">", "{column} > {value}", _kinds(_COMPARABLE), "one", lambda e, v: e > v),
+    Operator("gte", "≥", "{column} ≥ {value}", _kinds(_COMPARABLE), "one", lambda e, v: e >= v),
+    Operator(
+        "contains",
+        "contains",
+        "{column} contains {value}",
+        _kinds(TEXT_LIKE),
+        "one",
+        lambda e, v: e.contains(v, autoescape=True),
+    ),
+    Operator(
+        "startswith",
+        "starts with",
+        "{column} starts with {value}",
+        _kinds(TEXT_LIKE),
+        "one",
+        lambda e, v: e.startswith(v, autoescape=True),
+    ),
+    Operator(
+        "endswith",
+        "ends with",
+        "{column} ends with {value}",
+        _kinds(TEXT_LIKE),
+        "one",
+        lambda e, v: e.endswith(v, autoescape=True),
+    ),
+    Operator("in", "in list", "{column} in {value}", _kinds(_EQUATABLE - {"boolean"}), "list", _in),
+    Operator("isnull", "is null", "{column} is null", _ALL, "none", lambda e, v: e.is_(None)),
+    Operator(
+        "notnull", "is not null", "{column} is not null", _ALL, "none", lambda e, v: e.is_not(None)
+    ),
+    Operator(
+        "istrue", "is true", "{column} is true", _kinds("boolean"), "none", lambda e, v: e == true()
+    ),
+    Operator(
+        "isfalse",
+        "is false",
+        "{column} is false",
+        _kinds("boolean"),
+        "none",
+        lambda e, v: e == false(),
+    ),
+)
+OPERATORS_BY_KEY = {op.key: op for op in OPERATORS}
+
+
+class FilterError(ValueError):
+    """A filter that names an unknown operator or carries a value of the wrong type."""
+
+
+@dataclass(frozen=True)
+class Filter:
+    column: Column
+    operator: Operator
+    raw: str  # the text from the URL, kept to re-render the filter form
+    value: Any  # the converted value (a list for "in", None for no-value operators)
+
+    def condition(self) -> ColumnElement[bool]:
+        return self.operator.build(
+            pattern_operand(self.column)
+            if self.operator.key in _PATTERN_OPERATORS
+            else self.column.expression,
+            self.value,
+        )
+
+    def description(self) -> str:
+        shown = ", ".join(map(str, self.value)) if isinstance(self.value, list) else self.raw
+        return self.operator.describe.format(column=self.column.name, value=repr(shown))
+
+
+def operators_for(column: Column) -> list[Operator]:
+    return [op for op in OPERATORS if op.fits(column.kind)]
+
+
+def split_list(raw: str) -> list[str]:
+    """Split an "in" value: one item per line, or comma-separated when on one line."""
+    items = raw.splitlines() if "\n" in raw else raw.split(",")
+    return [item.strip() for item in items if item.strip() != ""]
+
+
+def make_filter(column: Column, operator_key: str, raw: str) -> Filter:
+    """Check and convert one filter; FilterError with a message for the user otherwise."""
+    operator = OPERATORS_BY_KEY.get(operator_key)
+    if operator is None:
+        raise FilterError(f"unknown filter operator {operator_key!r}")
+    if not operator.fits(column.kind):
+        raise FilterError(
+            f"operator {operator.label!r} does not apply to {column.name!r} ({column.kind})"
+        )
+    value: Any = None
+    try:
+        if operator.arity == "one":
+            value = raw if operator.key in _PATTERN_OPERATORS else from_text(raw, column)
+        elif operator.arity == "list":
+            items = split_list(raw)
+            if not items:
+                raise FilterError(f"the 'in list' filter on {column.name!r} needs values")
+            value = [from_text(item, column) for item in items]
+    except ValueError as exc:
+        if isinstance(exc, FilterError):
+            raise
+        raise FilterError(str(exc)) from exc
+    return Filter(column=column, operator=operator, raw=raw, value=value)
+
+
+def combine(filters: list[Filter]) -> ColumnElement[bool]:
+    """AND the filters together (true when there are none)."""
+    return and_(true(), *[f.condition() for f in filters])
+
+
+_PATTERN_OPERATORS = {"contains", "startswith", "endswith"}
+
+
+def pattern_operand(column: Column) -> Any:
+    """The expression LIKE patterns apply to: enums are cast to text (PostgreSQL needs it)."""
+    if column.kind == "enum":
+        return cast(column.expression, String)
+    return column.expression
+
+
+def search_condition(columns: list[Column], text: str) -> ColumnElement[bool]:
+    """Case-insensitive "contains" across the given text columns, ``%`` and ``_`` literal."""
+    return or_(false(), *[pattern_operand(c).icontains(text, autoescape=True) for c in columns])

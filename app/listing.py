@@ -1,0 +1,379 @@
+"""List pages: parse a table's query string, build its ``select()``, fetch one keyset page.
+
+Pure functions turn the URL into a ``ListQuery`` and the ``ListQuery`` into a statement;
+``fetch_page`` is the only part that talks to the database. Pagination seeks on the sort column
+plus the primary key, so page 100,000 costs what page 1 does, and the count is never needed to
+page.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Select, and_, false, func, literal, or_, select, true
+from sqlalchemy.orm import Session, with_parent
+from sqlalchemy.sql.elements import ColumnElement
+
+from . import keys
+from .catalog.model import Catalog, Column, Entity, Relation
+from .catalog.types import ORDERABLE
+from .counting import Count, capped_count, table_estimates
+from .errors import BadRequest, NotFound
+from .filters import Filter, FilterError, combine, make_filter, search_condition
+from .values import from_text, to_text
+
+# Kinds whose values the list page never fetches whole (it shows their size instead).
+SIZE_ONLY = {"binary"}
+
+
+@dataclass(frozen=True)
+class Via:
+    """Rows of this entity reached from one row of another through a mapped relationship."""
+
+    source: Entity
+    relation: Relation
+    identity: tuple[Any, ...]
+    raw: str
+
+
+@dataclass(frozen=True)
+class Cursor:
+    values: tuple[Any, ...]  # the order-column values of the row to seek past
+    backwards: bool  # True: the page before that row
+    skip: int = 0  # rows equal to ``values`` already shown (only for tables without a key)
+
+
+@dataclass
+class ListQuery:
+    filters: list[Filter] = field(default_factory=list)
+    search: str = ""
+    sort: Column | None = None
+    descending: bool = False
+    size: int = 50
+    cursor: Cursor | None = None
+    last: bool = False  # jump to the last page
+    via: Via | None = None
+
+    @property
+    def where_parts(self) -> bool:
+        return bool(self.filters or self.search or self.via)
+
+
+FORM_FIELDS = ("_fc", "_fo", "_fv")
+
+
+def canonical_args(args: list[tuple[str, str]]) -> list[tuple[str, str]] | None:
+    """Rewrite the filter form's ``_fc/_fo/_fv`` triples as ``column__op=value`` arguments.
+
+    Returns None when there is nothing to rewrite. The form submits the triples so that it
+    works without JavaScript; the view redirects to the canonical URL so links stay short.
+    """
+    if not any(name in FORM_FIELDS for name, _ in args):
+        return None
+    columns = [v for n, v in args if n == "_fc"]
+    operators = [v for n, v in args if n == "_fo"]
+    raws = [v for n, v in args if n == "_fv"]
+    if not len(columns) == len(operators) == len(raws):
+        raise BadRequest("the filter form sent an incomplete filter")
+    rest = [
+        (n, v)
+        for n, v in args
+        if n not in FORM_FIELDS and n not in ("_next", "_prev", "_last") and n.startswith("_")
+    ]
+    filters = [(f"{c}__{o}", v) for c, o, v in zip(columns, operators, raws) if c]
+    return [pair for pair in filters + rest if pair[0] != "_search" or pair[1]]
+
+
+def parse_list_query(
+    entity: Entity,
+    catalog: Catalog,
+    args: Iterable[tuple[str, str]],
+    page_size: int,
+    max_page_size: int,
+) -> ListQuery:
+    """Turn query-string pairs into a checked ListQuery; BadRequest names any bad part."""
+    query = ListQuery(size=page_size)
+    for name, raw in args:
+        if not name.startswith("_"):
+            query.filters.append(_parse_filter(entity, name, raw))
+        elif name == "_search":
+            query.search = raw.strip()
+        elif name in ("_sort", "_sort_desc"):
+            query.sort = _sort_column(entity, raw)
+            query.descending = name == "_sort_desc"
+        elif name == "_size":
+            query.size = _parse_size(raw, max_page_size)
+        elif name == "_last":
+            query.last = raw not in ("", "0")
+        elif name == "_via":
+            query.via = _parse_via(entity, catalog, raw)
+        elif name not in ("_next", "_prev"):
+            raise BadRequest(f"unknown parameter {name!r}")
+    cursor_args = [(n, v) for n, v in args if n in ("_next", "_prev")]
+    if len(cursor_args) > 1:
+        raise BadRequest("give at most one of _next and _prev")
+    if cursor_args:
+        name, raw = cursor_args[0]
+        query.cursor = decode_cursor(raw, order_columns(entity, query), backwards=name == "_prev")
+    return query
+
+
+def _parse_filter(entity: Entity, name: str, raw: str) -> Filter:
+    key, sep, op = name.rpartition("__")
+    if not sep:
+        key, op = name, "exact"
+    column = entity.columns.get(key)
+    if column is None:
+        raise BadRequest(f"{entity.name!r} has no column {key!r}")
+    try:
+        return make_filter(column, op, raw)
+    except FilterError as exc:
+        raise BadRequest(str(exc)) from exc
+
+
+def _sort_column(entity: Entity, key: str) -> Column:
+    column = entity.columns.get(key)
+    if column is None:
+        raise BadRequest(f"cannot sort: {entity.name!r} has no column {key!r}")
+    if column.kind not in ORDERABLE or column.kind in SIZE_ONLY:
+        raise BadRequest(f"cannot sort by {column.name!r}: {column.kind} values have no order")
+    return column
+
+
+def _parse_size(raw: str, max_page_size: int) -> int:
+    try:
+        size = int(raw)
+    except ValueError:
+        raise BadRequest(f"_size must be a whole number, not {raw!r}") from None
+    if not 1 <= size <= max_page_size:
+        raise BadRequest(f"_size must be between 1 and {max_page_size}")
+    return size
+
+
+def _parse_via(entity: Entity, catalog: Catalog, raw: str) -> Via:
+    parts = raw.split(":")
+    if len(parts) != 3:
+        raise BadRequest("_via must be source:relationship:key")
+    try:
+        source = catalog.entities[keys.decode(parts[0])]
+        relation = source.relations[keys.decode(parts[1])]
+        identity = keys.decode_identity(parts[2], [source.columns[k] for k in source.primary_key])
+    except (KeyError, keys.MalformedKey) as exc:
+        raise BadRequest(f"_via does not name a row and relationship: {exc}") from None
+    if relation.target != entity.name or relation.attribute is None:
+        raise BadRequest(f"_via: {relation.name!r} does not lead to {entity.name!r}")
+    return Via(source=source, relation=relation, identity=identity, raw=raw)
+
+
+# --- ordering and cursors ------------------------------------------------------------------
+
+
+def order_columns(entity: Entity, query: ListQuery) -> list[Column]:
+    """The columns the page is ordered (and seeks) by: the sort column, then a unique tail.
+
+    The tail is the primary key; a table without one falls back to every orderable column, and
+    duplicate rows are then told apart by the cursor's skip count.
+    """
+    tail = [entity.columns[k] for k in entity.primary_key] or [
+        c
+        for c in entity.columns.values()
+        if c.kind in ORDERABLE and c.kind not in SIZE_ONLY and not c.computed
+    ]
+    head = [query.sort] if query.sort is not None else []
+    return head + [c for c in tail if c is not query.sort]
+
+
+def has_unique_order(entity: Entity) -> bool:
+    return bool(entity.primary_key)
+
+
+def encode_cursor(values: Sequence[Any], columns: Sequence[Column], skip: int = 0) -> str:
+    payload = [None if v is None else to_text(v, c) for v, c in zip(values, columns)]
+    if skip:
+        payload.append({"skip": skip})
+    text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+    return base64.urlsafe_b64encode(text.encode("utf-8")).decode("ascii").rstrip("=")
+
+
+def decode_cursor(raw: str, columns: Sequence[Column], backwards: bool) -> Cursor:
+    try:
+        padded = raw + "=" * (-len(raw) % 4)
+        payload = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")).decode("utf-8"))
+        skip = 0
+        if payload and isinstance(payload[-1], dict):
+            skip = int(payload.pop()["skip"])
+        if not isinstance(payload, list) or len(payload) != len(columns) or skip < 0:
+            raise ValueError("wrong shape")
+        values = tuple(
+            None if v is None else from_text(str(v), c) for v, c in zip(payload, columns)
+        )
+    except (ValueError, KeyError, TypeError, UnicodeError, binascii.Error):
+        raise BadRequest(
+            "the page link is not valid for this table (was the sort changed?)"
+        ) from None
+    return Cursor(values=values, backwards=backwards, skip=skip)
+
+
+def _nulls_sort_high(dialect: str) -> bool:
+    """PostgreSQL puts NULLs after every value in ascending order; MySQL and SQLite before."""
+    return dialect == "postgresql"
+
+
+def _seek(
+    columns: Sequence[Column],
+    values: Sequence[Any],
+    descending: bool,
+    dialect: str,
+    inclusive: bool,
+) -> ColumnElement[bool]:
+    """Rows strictly after ``values`` in the order of ``columns`` (or equal, if inclusive)."""
+    nulls_first = _nulls_sort_high(dialect) == descending
+    alternatives = []
+    equal_so_far: list[ColumnElement[bool]] = []
+    for column, value in zip(columns, values):
+        expr = column.expression
+        if value is None:
+            after = expr.is_not(None) if nulls_first else false()
+            equal = expr.is_(None)
+        else:
+            after = expr < value if descending else expr > value
+            if column.nullable and not nulls_first:
+                after = or_(after, expr.is_(None))
+            equal = expr == value
+        alternatives.append(and_(*equal_so_far, after))
+        equal_so_far.append(equal)
+    if inclusive:
+        alternatives.append(and_(*equal_so_far))
+    condition = or_(*alternatives)
+    # A redundant bound on the leading column lets the database seek with an index on it.
+    first, value = columns[0], values[0]
+    if value is not None and (not first.nullable or nulls_first):
+        bound = first.expression <= value if descending else first.expression >= value
+        condition = and_(bound, condition)
+    return condition
+
+
+# --- statements --------------------------------------------------------------------------------
+
+
+def selected(column: Column) -> Any:
+    """What a list page selects for a column: binary values by size only."""
+    if column.kind in SIZE_ONLY:
+        return func.length(column.expression).label(column.key)
+    return column.expression.label(column.key)
+
+
+def base_select(entity: Entity, columns: Iterable[Any]) -> Select[Any]:
+    stmt = select(*columns)
+    return stmt.select_from(
+        entity.mapped_class if entity.mapped_class is not None else entity.selectable
+    )
+
+
+def where_clause(entity: Entity, query: ListQuery, via_parent: Any = None) -> ColumnElement[bool]:
+    parts = [combine(query.filters)]
+    if query.search:
+        text_columns = entity.text_columns
+        parts.append(search_condition(text_columns, query.search) if text_columns else false())
+    if via_parent is not None and query.via is not None:
+        parts.append(with_parent(via_parent, query.via.relation.attribute))
+    return and_(true(), *parts)
+
+
+def page_select(
+    entity: Entity, query: ListQuery, dialect: str, via_parent: Any = None
+) -> Select[Any]:
+    """The statement for one page: filters, search, seek, order, and one row more than shown."""
+    order = order_columns(entity, query)
+    backwards = query.last or (query.cursor is not None and query.cursor.backwards)
+    descending = query.descending != backwards
+    stmt = base_select(entity, [selected(c) for c in entity.columns.values()])
+    stmt = stmt.where(where_clause(entity, query, via_parent))
+    offset = 0
+    if query.cursor is not None and order:
+        inclusive = not has_unique_order(entity)
+        stmt = stmt.where(_seek(order, query.cursor.values, descending, dialect, inclusive))
+        offset = query.cursor.skip if inclusive else 0
+    stmt = stmt.order_by(
+        *[c.expression.desc() if descending else c.expression.asc() for c in order]
+    )
+    if offset:
+        stmt = stmt.offset(offset)  # bounded: only rows identical to the cursor's are skipped
+    return stmt.limit(query.size + 1)
+
+
+@dataclass
+class Page:
+    rows: list[dict[str, Any]]
+    next_cursor: str | None
+    prev_cursor: str | None
+    order: list[Column]
+
+
+def fetch_page(session: Session, entity: Entity, query: ListQuery, dialect: str) -> Page:
+    """Run the page query and work out the cursors for the pages around it."""
+    via_parent = load_via_parent(session, query.via) if query.via else None
+    stmt = page_select(entity, query, dialect, via_parent)
+    rows = [dict(row._mapping) for row in session.execute(stmt)]
+    more = len(rows) > query.size
+    rows = rows[: query.size]
+    backwards = query.last or (query.cursor is not None and query.cursor.backwards)
+    if backwards:
+        rows.reverse()
+    order = order_columns(entity, query)
+    has_next = (not query.last) and (more if not backwards else True)
+    # Tables without a key page forwards only: identical rows cannot be counted backwards.
+    has_prev = has_unique_order(entity) and (more if backwards else query.cursor is not None)
+    return Page(
+        rows=rows,
+        next_cursor=_cursor_after(rows, order, entity, query, True) if has_next else None,
+        prev_cursor=_cursor_after(rows, order, entity, query, False) if has_prev else None,
+        order=order,
+    )
+
+
+def load_via_parent(session: Session, via: Via) -> Any:
+    source_cls = via.source.mapped_class
+    parent = session.get(source_cls, via.identity) if source_cls is not None else None
+    if parent is None:
+        raise NotFound(f"no row {via.raw.rsplit(':', 1)[-1]!r} in {via.source.name!r}")
+    return parent
+
+
+def _cursor_after(
+    rows: list[dict[str, Any]], order: list[Column], entity: Entity, query: ListQuery, forward: bool
+) -> str | None:
+    if not rows or not order:
+        return None
+    edge = rows[-1] if forward else rows[0]
+    values = [edge[c.key] for c in order]
+    skip = 0
+    if not has_unique_order(entity):
+        # How many rows identical to the edge one are already shown on this side.
+        run = rows if forward else list(reversed(rows))
+        same = 0
+        for row in reversed(run):
+            if [row[c.key] for c in order] != values:
+                break
+            same += 1
+        carried = query.cursor.skip if query.cursor and same == len(rows) else 0
+        skip = same + carried
+    return encode_cursor(values, order, skip)
+
+
+def list_count(
+    session: Session, catalog: Catalog, entity: Entity, query: ListQuery, cap: int
+) -> Count:
+    """The count for a list page: capped, or the table estimate when nothing narrows it."""
+    via_parent = load_via_parent(session, query.via) if query.via else None
+    stmt = base_select(entity, [literal(1)]).where(where_clause(entity, query, via_parent))
+    count = capped_count(session, stmt, cap)
+    if count.exact or query.where_parts:
+        return count
+    estimate = table_estimates(session, catalog).get(entity.name)
+    return Count(estimate, exact=False, estimated=True) if estimate and estimate > cap else count

@@ -1,0 +1,97 @@
+"""The row page: one row by its primary key, and previews of the rows related to it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_
+from sqlalchemy.orm import Session, with_parent
+
+from . import keys
+from .catalog.model import Catalog, Entity, Relation
+from .counting import Count, capped_count
+from .errors import NotFound
+from .labels import RowRef, refs_where
+from .listing import base_select, selected
+from .values import to_text
+
+PREVIEW_ROWS = 5
+
+
+def find_row(
+    session: Session, entity: Entity, identity_text: str
+) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """Decode the identity and load the row; NotFound for a malformed or missing key."""
+    if not entity.primary_key:
+        raise NotFound(f"{entity.name!r} has no primary key, so its rows have no pages")
+    pk_columns = [entity.columns[k] for k in entity.primary_key]
+    try:
+        identity = keys.decode_identity(identity_text, pk_columns)
+    except keys.MalformedKey as exc:
+        raise NotFound(f"no row {identity_text!r} in {entity.name!r}: {exc}") from None
+    stmt = base_select(entity, [selected(c) for c in entity.columns.values()]).where(
+        and_(*[c.expression == v for c, v in zip(pk_columns, identity)])
+    )
+    row = session.execute(stmt).first()
+    if row is None:
+        raise NotFound(f"no row {identity_text!r} in {entity.name!r}")
+    return identity, dict(row._mapping)
+
+
+@dataclass
+class RelatedPreview:
+    relation: Relation
+    target: Entity
+    refs: list[RowRef]
+    count: Count
+    list_args: list[tuple[str, str]]  # query-string arguments of the full list
+
+
+def related_previews(
+    session: Session,
+    catalog: Catalog,
+    entity: Entity,
+    identity: tuple[Any, ...],
+    row: dict[str, Any],
+    cap: int,
+) -> list[RelatedPreview]:
+    """The first few related rows for every one-to-many and many-to-many relation."""
+    previews = []
+    parent = None
+    for relation in entity.collections:
+        target = catalog.entities.get(relation.target)
+        if target is None:
+            continue
+        if relation.attribute is not None:
+            if parent is None:
+                parent = session.get(entity.mapped_class, identity)  # type: ignore[arg-type]
+            condition = with_parent(parent, relation.attribute)
+            via = ":".join(
+                [
+                    keys.encode(entity.name),
+                    keys.encode(relation.name),
+                    keys.encode_identity(identity, [entity.columns[k] for k in entity.primary_key]),
+                ]
+            )
+            list_args = [("_via", via)]
+        else:
+            values = [row[k] for k in relation.local_keys]
+            condition = and_(
+                *[target.columns[k].expression == v for k, v in zip(relation.target_keys, values)]
+            )
+            list_args = [(f"{k}__exact", to_text(v)) for k, v in zip(relation.target_keys, values)]
+        refs = [ref for _, ref in refs_where(session, target, condition, limit=PREVIEW_ROWS)]
+        count = (
+            Count(len(refs), exact=True)
+            if len(refs) < PREVIEW_ROWS
+            else capped_count(
+                session,
+                base_select(
+                    target, [target.columns[k].expression for k in target.columns][:1]
+                ).where(condition),
+                cap,
+            )
+        )
+        previews.append(RelatedPreview(relation, target, refs, count, list_args))
+    return previews

@@ -1,0 +1,97 @@
+"""Convert values between text (URLs, form fields) and the Python type a column holds.
+
+One function each way, keyed on the column's kind, shared by row keys, filters and cursors.
+A value that does not fit raises ValueError with a message fit to show the user.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import decimal
+import enum
+import uuid
+from typing import Any
+
+from .catalog.model import Column
+
+_TRUE = {"1", "true", "t", "yes", "y", "on"}
+_FALSE = {"0", "false", "f", "no", "n", "off"}
+
+
+def from_text(text: str, column: Column) -> Any:
+    """Parse ``text`` as a value of ``column``; raise ValueError naming the column otherwise."""
+    try:
+        return _PARSERS.get(column.kind, str)(text)
+    except (ValueError, ArithmeticError, TypeError) as exc:
+        raise ValueError(
+            f"{text!r} is not a valid {column.kind} value for {column.name!r}"
+        ) from exc
+
+
+def to_text(value: Any, column: Column | None = None) -> str:
+    """Render a value so that ``from_text`` gives it back."""
+    if isinstance(value, bytes):
+        return base64.urlsafe_b64encode(value).decode("ascii")
+    if isinstance(value, enum.Enum):
+        return value.name
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dt.date, dt.time)):
+        return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        return str(value.total_seconds())
+    return str(value)
+
+
+def _boolean(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise ValueError(text)
+
+
+def _integer(text: str) -> int:
+    return int(text.strip())
+
+
+def _numeric(text: str) -> decimal.Decimal:
+    value = decimal.Decimal(text.strip())
+    if not value.is_finite():
+        raise ValueError(text)
+    return value
+
+
+def _float(text: str) -> float:
+    value = float(text.strip())
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ValueError(text)
+    return value
+
+
+def _datetime(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text.strip())
+
+
+def _interval(text: str) -> dt.timedelta:
+    return dt.timedelta(seconds=float(text.strip()))
+
+
+def _binary(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text.encode("ascii"))
+
+
+_PARSERS: dict[str, Any] = {
+    "integer": _integer,
+    "numeric": _numeric,
+    "float": _float,
+    "boolean": _boolean,
+    "date": lambda t: dt.date.fromisoformat(t.strip()),
+    "datetime": _datetime,
+    "time": lambda t: dt.time.fromisoformat(t.strip()),
+    "interval": _interval,
+    "uuid": lambda t: uuid.UUID(t.strip()),
+    "binary": _binary,
+}

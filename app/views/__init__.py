@@ -1,0 +1,1 @@
+"""Flask blueprints: thin views that parse the request, call one service and render."""

@@ -1,0 +1,118 @@
+"""Browsing: the home page, a database's tables, a table's list page and a row's page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app, redirect, render_template, request
+
+from .. import keys, labels, listing, rowpage, urls
+from ..catalog.model import Entity
+from ..engines import Database, databases_of, session_for
+from ..errors import NotFound
+from ..filters import OPERATORS, operators_for
+from ..formatting import cell
+from ..overview import database_overview
+
+bp = Blueprint("browse", __name__)
+
+
+@bp.record_once
+def _template_helpers(state: Any) -> None:
+    # Globals rather than a context processor, so imported macros see them too.
+    state.app.jinja_env.globals.update(
+        {
+            "urls": urls,
+            "cell": cell,
+            "keys": keys,
+            "operators_for": operators_for,
+            "ref_for": labels.ref_for,
+            "with_args": urls.with_args,
+            "all_operators": OPERATORS,
+            "null_keys": lambda values: {k for k, v in values.items() if v is None},
+        }
+    )
+
+
+def _database(name: str) -> Database:
+    database = databases_of(current_app).get(name)
+    if database is None:
+        raise NotFound(f"no database is called {name!r}")
+    return database
+
+
+def _entity(database: Database, segment: str) -> Entity:
+    try:
+        schema, table = keys.parse_entity_segment(segment)
+    except keys.MalformedKey as exc:
+        raise NotFound(str(exc)) from None
+    catalog = database.catalog
+    name = f"{schema}.{table}" if schema else table
+    entity = catalog.entities.get(name)
+    if entity is None:
+        raise NotFound(f"database {database.name!r} has no table or view {name!r}")
+    return entity
+
+
+@bp.get("/")
+def home() -> Any:
+    overviews = [database_overview(db) for db in databases_of(current_app).values()]
+    return render_template("home.html", overviews=overviews)
+
+
+@bp.get("/<db>")
+def database(db: str) -> Any:
+    return render_template("home.html", overviews=[database_overview(_database(db))])
+
+
+@bp.get("/<db>/<table>")
+def table(db: str, table: str) -> Any:
+    database = _database(db)
+    entity = _entity(database, table)
+    catalog = database.catalog
+    settings = current_app.config
+    args = list(request.args.items(multi=True))
+    canonical = listing.canonical_args(args)
+    if canonical is not None:
+        return redirect(urls.table(db, entity, canonical))
+    query = listing.parse_list_query(
+        entity, catalog, args, settings["PAGE_SIZE"], settings["MAX_PAGE_SIZE"]
+    )
+    session = session_for(database)
+    page = listing.fetch_page(session, entity, query, catalog.dialect)
+    refs = labels.foreign_key_refs(session, catalog, entity, page.rows)
+    count = listing.list_count(session, catalog, entity, query, settings["COUNT_CAP"])
+    return render_template(
+        "table.html",
+        db=database,
+        entity=entity,
+        catalog=catalog,
+        query=query,
+        page=page,
+        refs=refs,
+        count=count,
+        args=args,
+    )
+
+
+@bp.get("/<db>/<table>/<key>")
+def row(db: str, table: str, key: str) -> Any:
+    database = _database(db)
+    entity = _entity(database, table)
+    catalog = database.catalog
+    session = session_for(database)
+    identity, values = rowpage.find_row(session, entity, key)
+    refs = labels.foreign_key_refs(session, catalog, entity, [values])
+    previews = rowpage.related_previews(
+        session, catalog, entity, identity, values, current_app.config["COUNT_CAP"]
+    )
+    return render_template(
+        "row.html",
+        db=database,
+        entity=entity,
+        catalog=catalog,
+        key=key,
+        values=values,
+        refs=refs,
+        previews=previews,
+    )
