@@ -19,7 +19,7 @@ from sqlalchemy import ForeignKeyConstraint, MetaData, Table, inspect
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.automap import automap_base, generate_relationship
 from sqlalchemy.ext.hybrid import HybridExtensionType
-from sqlalchemy.orm import Mapper, RelationshipDirection, RelationshipProperty
+from sqlalchemy.orm import Mapper, RelationshipDirection, RelationshipProperty, registry
 
 from ..config import DatabaseConfig
 from .labels import choose_label_keys
@@ -32,9 +32,6 @@ NO_PRIMARY_KEY = (
     "This table has no primary key, so a row cannot be addressed safely: it is read-only."
 )
 VIEW = "This is a view: its rows are read-only."
-NOT_MAPPED = (
-    "This table is not mapped by a model (for example a plain link table): it is read-only."
-)
 
 
 def discover(config: DatabaseConfig, engine: Engine) -> Catalog:
@@ -77,9 +74,12 @@ def _reflected(engine: Engine) -> Catalog:
     if mapping_problem:
         problems.append(mapping_problem)
     entities: dict[str, Entity] = {}
+    plain = registry()
     for table in metadata.sorted_tables:
         kind = view_keys.get(table.key, "table")
         cls = classes.get(table.key) if kind == "table" else None
+        if cls is None and kind == "table" and not mapping_problem:
+            cls = _map_plain(plain, table)  # e.g. a link table automap keeps as "secondary"
         if cls is not None:
             entity = _entity_from_mapper(inspect(cls), table, kind)
         else:
@@ -109,6 +109,18 @@ def _schemas(engine: Engine, inspector: Any) -> list[str | None]:
 
 def _table_key(schema: str | None, name: str) -> str:
     return f"{schema}.{name}" if schema else name
+
+
+def _map_plain(plain: registry, table: Table) -> type | None:
+    """Map a table with a primary key to a bare class: columns only, no relationships."""
+    if not table.primary_key.columns:
+        return None
+    cls = type(table.key, (), {"__doc__": f"Plain mapping of {table.key}"})
+    try:
+        plain.map_imperatively(cls, table)
+    except Exception:  # noqa: BLE001 - leave it to the read-only Core fallback
+        return None
+    return cls
 
 
 def _core_reason(table: Table, kind: str, mapping_problem: str | None) -> str:
@@ -346,7 +358,7 @@ def _relations(mapper: Mapper[Any]) -> dict[str, Relation]:
         direction = _DIRECTIONS[prop.direction]
         local_keys: list[str] = []
         target_keys: list[str] = []
-        if direction == "many-to-one":
+        if direction != "many-to-many":
             for local, remote in prop.local_remote_pairs or ():
                 local_keys.append(_key_for(mapper, local))
                 target_keys.append(_key_for(target, remote))
@@ -388,11 +400,19 @@ def _resolve_targets(entities: dict[str, Entity]) -> None:
 
 
 def _add_core_relations(entities: dict[str, Entity]) -> None:
-    """Resolve mapped targets, and give unmapped tables many-to-one links from their FKs."""
+    """Resolve mapped targets, then add links for foreign keys no mapped relationship covers.
+
+    Tables served without automap's relationships (link tables, tables without a primary key)
+    still show their foreign keys as links, and their parents list them on the row page.
+    """
     _resolve_targets(entities)
-    by_table = {id(e.selectable): e for e in entities.values() if isinstance(e.selectable, Table)}
+    by_table = {
+        id(e.selectable): e
+        for e in entities.values()
+        if isinstance(e.selectable, Table) and e.kind == "table"
+    }
     for entity in entities.values():
-        if entity.mapped_class is not None or not isinstance(entity.selectable, Table):
+        if not isinstance(entity.selectable, Table):
             continue
         for constraint in entity.selectable.foreign_key_constraints:
             target = by_table.get(id(constraint.referred_table))
@@ -400,6 +420,8 @@ def _add_core_relations(entities: dict[str, Entity]) -> None:
                 continue
             local_keys = [c.key for c in constraint.columns]
             target_keys = [_target_key(target, fk.column) for fk in constraint.elements]
+            if _covered(entity, "many-to-one", target.name, local_keys):
+                continue
             name = _unique(entity.relations, f"{target.table_name}_via_{'_'.join(local_keys)}")
             entity.relations[name] = Relation(
                 name=name,
@@ -408,6 +430,8 @@ def _add_core_relations(entities: dict[str, Entity]) -> None:
                 local_keys=local_keys,
                 target_keys=target_keys,
             )
+            if _covered(target, "one-to-many", entity.name, local_keys, on_target=True):
+                continue
             # The way back, so the parent's row page lists these rows too.
             back = _unique(target.relations, f"{entity.table_name}_by_{'_'.join(local_keys)}")
             target.relations[back] = Relation(
@@ -417,6 +441,17 @@ def _add_core_relations(entities: dict[str, Entity]) -> None:
                 local_keys=target_keys,
                 target_keys=local_keys,
             )
+
+
+def _covered(
+    entity: Entity, direction: str, target: str, keys: list[str], on_target: bool = False
+) -> bool:
+    """Whether a relation already links ``entity`` to ``target`` through these columns."""
+    for relation in entity.relations.values():
+        held = relation.target_keys if on_target else relation.local_keys
+        if relation.direction == direction and relation.target == target and held == keys:
+            return True
+    return False
 
 
 def _target_key(target: Entity, column: Any) -> str:
@@ -453,10 +488,17 @@ def _from_models(base: Any, engine: Engine) -> Catalog:
         name = mapper.class_.__name__ if shares_table else _entity_name(table)
         entities[name] = _entity_from_mapper(mapper, table, "table", name=name)
         mapped_tables.add(id(table))
+    plain = registry()
     for table in base.metadata.sorted_tables:
-        if id(table) not in mapped_tables:
-            entity = _entity_from_table(table, "table", NOT_MAPPED)
-            entities[entity.name] = entity
+        if id(table) in mapped_tables:
+            continue
+        cls = _map_plain(plain, table)  # a plain link table (``secondary=``), say
+        entity = (
+            _entity_from_mapper(inspect(cls), table, "table")
+            if cls is not None
+            else _entity_from_table(table, "table", NO_PRIMARY_KEY)
+        )
+        entities[entity.name] = entity
     _add_core_relations(entities)
     return Catalog(
         dialect=engine.dialect.name,
