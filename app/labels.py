@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Select, inspect, select, tuple_
-from sqlalchemy.orm import Session
+from sqlalchemy.exc import InvalidRequestError
+from sqlalchemy.orm import Session, raiseload
 
 from . import keys
 from .catalog.model import Catalog, Entity, Relation
@@ -40,6 +41,13 @@ def ref_for(
     return refs.get(relation.name, {}).get(tuple(values[k] for k in relation.local_keys))
 
 
+def _str_label(entity: Entity, obj: Any, values: dict[str, Any]) -> str:
+    try:
+        return str(obj)
+    except InvalidRequestError:  # the model's __str__ wanted a relationship (raiseload)
+        return label_of(entity, values)
+
+
 def _key_match(columns: Sequence[Any], key_tuples: list[tuple[Any, ...]]) -> Any:
     if len(columns) == 1:
         return columns[0].in_([t[0] for t in key_tuples])
@@ -52,16 +60,18 @@ def refs_where(
     """Rows of ``entity`` matching a condition, each with its label and identity."""
     pk_columns = [entity.columns[k] for k in entity.primary_key]
     if entity.label_from_str and entity.mapped_class is not None:
-        stmt: Select[Any] = select(entity.mapped_class).where(stmt_filter)
+        # raiseload: a __str__ that touches a relationship would cost one query per row;
+        # such a label falls back to the label columns instead.
+        stmt: Select[Any] = select(entity.mapped_class).options(raiseload("*")).where(stmt_filter)
         if order:
             stmt = stmt.order_by(*[c.expression for c in pk_columns])
         if limit is not None:
             stmt = stmt.limit(limit)
         result = []
         for obj in session.execute(stmt).scalars():
-            values = {k: getattr(obj, k) for k in entity.columns}
+            values = {k: getattr(obj, k) for k, c in entity.columns.items() if not c.computed}
             identity = keys.encode_identity(inspect(obj).identity or (), pk_columns)
-            result.append((values, RowRef(str(obj), identity if pk_columns else None)))
+            result.append((values, RowRef(_str_label(entity, obj, values), identity)))
         return result
     wanted = {c.key: c for c in pk_columns}
     wanted.update({k: entity.columns[k] for k in entity.label_keys})

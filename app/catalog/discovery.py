@@ -326,6 +326,8 @@ def _hybrid_columns(mapper: Mapper[Any]) -> dict[str, Column]:
     for key, descriptor in mapper.all_orm_descriptors.items():
         if getattr(descriptor, "extension_type", None) is not HybridExtensionType.HYBRID_PROPERTY:
             continue
+        if key.startswith("_"):
+            continue  # private by Python convention: not for display
         try:
             expression = getattr(mapper.class_, key)
             type_ = expression.type
