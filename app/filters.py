@@ -134,8 +134,10 @@ class Filter:
         )
 
     def description(self) -> str:
-        shown = ", ".join(map(str, self.value)) if isinstance(self.value, list) else self.raw
-        return self.operator.describe.format(column=self.column.name, value=repr(shown))
+        values = self.value if isinstance(self.value, list) else [self.raw]
+        quote = self.column.kind in TEXT_LIKE or self.operator.key in _PATTERN_OPERATORS
+        shown = ", ".join(repr(str(v)) if quote else str(v) for v in values)
+        return self.operator.describe.format(column=self.column.name, value=shown)
 
 
 def operators_for(column: Column) -> list[Operator]:

@@ -67,7 +67,7 @@ class ListQuery:
 FORM_FIELDS = ("_fc", "_fo", "_fv")
 
 
-def canonical_args(args: list[tuple[str, str]]) -> list[tuple[str, str]] | None:
+def canonical_args(args: list[tuple[str, str]], default_size: int) -> list[tuple[str, str]] | None:
     """Rewrite the filter form's ``_fc/_fo/_fv`` triples as ``column__op=value`` arguments.
 
     Returns None when there is nothing to rewrite. The form submits the triples so that it
@@ -86,7 +86,12 @@ def canonical_args(args: list[tuple[str, str]]) -> list[tuple[str, str]] | None:
         if n not in FORM_FIELDS and n not in ("_next", "_prev", "_last") and n.startswith("_")
     ]
     filters = [(f"{c}__{o}", v) for c, o, v in zip(columns, operators, raws) if c]
-    return [pair for pair in filters + rest if pair[0] != "_search" or pair[1]]
+    # An empty search box and the default page size add nothing to the URL.
+    return [
+        (n, v)
+        for n, v in filters + rest
+        if not (n == "_search" and not v) and not (n == "_size" and v == str(default_size))
+    ]
 
 
 def parse_list_query(

@@ -435,7 +435,18 @@ def _add_core_relations(entities: dict[str, Entity]) -> None:
             if _covered(target, "one-to-many", entity.name, local_keys, on_target=True):
                 continue
             # The way back, so the parent's row page lists these rows too.
-            back = _unique(target.relations, f"{entity.table_name}_by_{'_'.join(local_keys)}")
+            # Named after the referencing table; by its columns too when it points here twice.
+            twice = (
+                sum(
+                    c.referred_table is constraint.referred_table
+                    for c in entity.selectable.foreign_key_constraints
+                )
+                > 1
+            )
+            back = _unique(
+                target.relations,
+                f"{entity.table_name}_by_{'_'.join(local_keys)}" if twice else entity.table_name,
+            )
             target.relations[back] = Relation(
                 name=back,
                 direction="one-to-many",

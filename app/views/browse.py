@@ -72,7 +72,7 @@ def table(db: str, table: str) -> Any:
     catalog = database.catalog
     settings = current_app.config
     args = list(request.args.items(multi=True))
-    canonical = listing.canonical_args(args)
+    canonical = listing.canonical_args(args, current_app.config["PAGE_SIZE"])
     if canonical is not None:
         return redirect(urls.table(db, entity, canonical))
     query = listing.parse_list_query(
