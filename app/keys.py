@@ -37,7 +37,7 @@ def encode(text: str) -> str:
 def decode(text: str) -> str:
     if text == "~":
         return ""
-    if not _ENCODED.match(text):
+    if not _ENCODED.fullmatch(text):
         raise MalformedKey(f"{text!r} is not a valid encoded name")
     raw = bytearray()
     i = 0

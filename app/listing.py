@@ -217,7 +217,7 @@ def decode_cursor(raw: str, columns: Sequence[Column], backwards: bool) -> Curso
         values = tuple(
             None if v is None else from_text(str(v), c) for v, c in zip(payload, columns)
         )
-    except (ValueError, KeyError, TypeError, UnicodeError, binascii.Error):
+    except (ValueError, KeyError, TypeError, UnicodeError, RecursionError, binascii.Error):
         raise BadRequest(
             "the page link is not valid for this table (was the sort changed?)"
         ) from None
@@ -366,7 +366,9 @@ def _cursor_after(
             if [row[c.key] for c in order] != values:
                 break
             same += 1
-        carried = query.cursor.skip if query.cursor and same == len(rows) else 0
+        # A page made only of copies of the cursor's row continues the cursor's count.
+        continues = query.cursor is not None and list(query.cursor.values) == values
+        carried = query.cursor.skip if continues and same == len(rows) else 0
         skip = same + carried
     return encode_cursor(values, order, skip)
 

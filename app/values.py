@@ -40,7 +40,8 @@ def to_text(value: Any, column: Column | None = None) -> str:
     if isinstance(value, (dt.date, dt.time)):
         return value.isoformat()
     if isinstance(value, dt.timedelta):
-        return str(value.total_seconds())
+        # Whole microseconds through Decimal: a float of seconds loses them on long spans.
+        return str(decimal.Decimal(value // dt.timedelta(microseconds=1)).scaleb(-6))
     return str(value)
 
 
@@ -76,7 +77,7 @@ def _datetime(text: str) -> dt.datetime:
 
 
 def _interval(text: str) -> dt.timedelta:
-    return dt.timedelta(seconds=float(text.strip()))
+    return dt.timedelta(microseconds=int(decimal.Decimal(text.strip()).scaleb(6)))
 
 
 def _binary(text: str) -> bytes:

@@ -8,6 +8,7 @@ adding one line here rather than a branch in every module.
 from __future__ import annotations
 
 from sqlalchemy import types as sat
+from sqlalchemy.sql import sqltypes
 from sqlalchemy.types import TypeEngine
 
 # Checked in order against the type's MRO; Enum and Boolean come before String and Integer
@@ -16,6 +17,7 @@ _KINDS: tuple[tuple[type, str], ...] = (
     (sat.Enum, "enum"),
     (sat.Boolean, "boolean"),
     (sat.Interval, "interval"),
+    (sqltypes._AbstractInterval, "interval"),  # PostgreSQL's INTERVAL derives only from this
     (sat.DateTime, "datetime"),
     (sat.Date, "date"),
     (sat.Time, "time"),
