@@ -42,6 +42,10 @@ def init_app(app: Flask) -> None:
         if timeouts.is_timeout(exc):
             error = timeouts.timeout_error(app.config["STATEMENT_TIMEOUT"])
             return render_error(error.status, error.title, error.message)
+        stale = _stale_schema(exc)
+        if stale is not None:
+            status, message = stale
+            return render_error(status, "Schema changed", message)
         if isinstance(exc, OperationalError) and exc.connection_invalidated or _unreachable(exc):
             error = DatabaseUnavailable(f"The database could not be reached: {exc.orig}")
             return render_error(error.status, error.title, error.message)
@@ -60,6 +64,27 @@ def init_app(app: Flask) -> None:
             "Internal error",
             "Something went wrong on our side. The details are in the server log.",
         )
+
+
+# Errors that mean the database changed under a cached catalog: (PostgreSQL SQLSTATE, MySQL
+# error number, SQLite message start) for a missing table, then for a missing column.
+_MISSING_TABLE = ("42P01", 1146, "no such table")
+_MISSING_COLUMN = ("42703", 1054, "no such column")
+_REFRESH_HINT = " Use “Refresh schema” on the schema page to read the database again."
+
+
+def _stale_schema(exc: DBAPIError) -> tuple[int, str] | None:
+    orig = exc.orig
+    code = getattr(orig, "pgcode", None)
+    number = orig.args[0] if getattr(orig, "args", None) else None
+    text = str(orig).lower()
+    for status, (sqlstate, errno, prefix), what in (
+        (404, _MISSING_TABLE, "This table no longer exists in the database."),
+        (409, _MISSING_COLUMN, "This table no longer has a column the dashboard knew of."),
+    ):
+        if code == sqlstate or number == errno or text.startswith(prefix):
+            return status, what + _REFRESH_HINT
+    return None
 
 
 def _unreachable(exc: DBAPIError) -> bool:

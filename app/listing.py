@@ -246,6 +246,8 @@ def _seek(
             after = expr.is_not(None) if nulls_first else false()
             equal = expr.is_(None)
         else:
+            # An explicit bind: SQLAlchemy refuses ``column > False`` with a plain Python bool.
+            value = literal(value, column.type)
             after = expr < value if descending else expr > value
             if column.nullable and not nulls_first:
                 after = or_(after, expr.is_(None))
@@ -258,6 +260,7 @@ def _seek(
     # A redundant bound on the leading column lets the database seek with an index on it.
     first, value = columns[0], values[0]
     if value is not None and (not first.nullable or nulls_first):
+        value = literal(value, first.type)
         bound = first.expression <= value if descending else first.expression >= value
         condition = and_(bound, condition)
     return condition
