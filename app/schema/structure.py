@@ -253,16 +253,21 @@ def table_stats(connection: Connection, snapshot: Snapshot) -> dict[TableKey, Ta
         if dialect == "postgresql":
             rows = connection.execute(
                 text(
-                    "SELECT n.nspname, c.relname, c.reltuples::bigint, "
+                    # reltuples is -1 until the table is first analysed; the statistics
+                    # collector's live-row count stands in for it until then.
+                    "SELECT n.nspname, c.relname, CASE WHEN c.reltuples >= 0 "
+                    "THEN c.reltuples::bigint ELSE s.n_live_tup END, "
                     "pg_total_relation_size(c.oid) FROM pg_class c "
                     "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                    "LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid "
                     "WHERE c.relkind IN ('r', 'm', 'p') "
                     "AND n.nspname NOT LIKE 'pg\\_%' AND n.nspname <> 'information_schema'"
                 )
             ).all()
-            # reltuples is -1 for a table never analysed: no estimate rather than a wrong one.
             return {
-                (snapshot.normal_schema(s), name): TableStats(n if n >= 0 else None, size)
+                (snapshot.normal_schema(s), name): TableStats(
+                    n if n is not None and n >= 0 else None, size
+                )
                 for s, name, n, size in rows
             }
         if dialect in ("mysql", "mariadb"):
@@ -379,20 +384,28 @@ def describe_table(engine: Engine, snapshot: Snapshot, info: TableInfo) -> Table
             raise TableGone(name) from None
         if not raw_columns and not inspector.has_table(name, schema=schema):
             raise TableGone(name)
-        is_table = info.kind == "table"
-        pk = inspector.get_pk_constraint(name, schema=schema) if is_table else {}
-        fks = _foreign_keys(inspector, snapshot, info) if is_table else []
-        indexes = _indexes(inspector, info)
-        uniques = _unique_constraints(inspector, info) if is_table else []
-        checks = _check_constraints(inspector, info) if is_table else []
-        comment = _table_comment(inspector, info)
-        definition = None
-        if not is_table:
-            try:
-                definition = inspector.get_view_definition(name, schema=schema)
-            except (NotImplementedError, SQLAlchemyError):
-                definition = None
+        with _collect_warnings(notes):
+            is_table = info.kind == "table"
+            pk = inspector.get_pk_constraint(name, schema=schema) if is_table else {}
+            fks = _foreign_keys(inspector, snapshot, info) if is_table else []
+            indexes = _indexes(inspector, info, notes)
+            if engine.dialect.name == "sqlite":
+                indexes = _with_sqlite_expression_indexes(connection, info, indexes, notes)
+            uniques = _unique_constraints(inspector, info) if is_table else []
+            checks = _check_constraints(inspector, info) if is_table else []
+            comment = _table_comment(inspector, info)
+            definition = None
+            if not is_table:
+                try:
+                    definition = inspector.get_view_definition(name, schema=schema)
+                except (NotImplementedError, SQLAlchemyError):
+                    definition = None
+    # An index reflection skipped but read from its CREATE INDEX after all is no news.
+    shown = {f"index {i.name}" for i in indexes if i.name}
+    notes = [n for n in notes if not any(n.endswith(s) for s in shown)]
     pk_columns = list(pk.get("constrained_columns") or [])
+    if engine.dialect.name == "sqlite" and any(c.get("computed") for c in raw_columns):
+        _sqlite_generated_expressions(engine, info, raw_columns)
     columns = [_column_detail(c, engine, pk_columns, fks, info, raw_columns) for c in raw_columns]
     return TableDetail(
         info=info,
@@ -425,12 +438,39 @@ def _column_detail(
         nullable=bool(column.get("nullable", True)),
         default=_text_of(column.get("default")),
         autoincrement=_autoincrement(column, engine, pk_columns, info, all_columns),
-        computed=_text_of(computed.get("sqltext")) if computed else None,
+        computed=(_text_of(computed.get("sqltext")) or "") if computed else None,
         computed_stored=computed.get("persisted") if computed else None,
         comment=column.get("comment"),
         primary_key=name in pk_columns,
         foreign_keys=[fk for fk in fks if name in fk.columns],
     )
+
+
+def _sqlite_generated_expressions(
+    engine: Engine, info: TableInfo, columns: list[dict[str, Any]]
+) -> None:
+    """Fill in generated-column expressions that SQLite's reflection leaves empty."""
+    with engine.connect() as connection:
+        sql = connection.execute(
+            text("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = :t"),
+            {"t": info.name},
+        ).scalar()
+    if not sql:
+        return
+    for column in columns:
+        computed = column.get("computed")
+        if not computed or computed.get("sqltext"):
+            continue
+        quoted = r"(?:\"{0}\"|`{0}`|\[{0}\]|\b{0}\b)".format(re.escape(column["name"]))
+        match = re.search(quoted + r".*?\bAS\s*\(", sql, re.IGNORECASE | re.DOTALL)
+        if match is None:
+            continue
+        depth, start = 1, match.end()
+        for i in range(start, len(sql)):
+            depth += {"(": 1, ")": -1}.get(sql[i], 0)
+            if depth == 0:
+                computed["sqltext"] = sql[start:i].strip()
+                break
 
 
 def _text_of(value: Any) -> str | None:
@@ -486,9 +526,10 @@ def _foreign_keys(
     return result
 
 
-def _indexes(inspector: Inspector, info: TableInfo) -> list[IndexDetail]:
+def _indexes(inspector: Inspector, info: TableInfo, notes: list[str]) -> list[IndexDetail]:
     try:
-        raw = inspector.get_indexes(info.name, schema=info.schema)
+        with _collect_warnings(notes):
+            raw = inspector.get_indexes(info.name, schema=info.schema)
     except (NotImplementedError, SQLAlchemyError):
         return []
     result = []
@@ -500,7 +541,9 @@ def _indexes(inspector: Inspector, info: TableInfo) -> list[IndexDetail]:
             for i, name in enumerate(names)
         ] or list(expressions)
         options = index.get("dialect_options") or {}
-        where = next((v for k, v in options.items() if k.endswith("_where") and v), None)
+        where = next(
+            (v for k, v in options.items() if k.endswith("_where") and v is not None), None
+        )
         result.append(
             IndexDetail(
                 name=index.get("name"),
@@ -513,6 +556,43 @@ def _indexes(inspector: Inspector, info: TableInfo) -> list[IndexDetail]:
             )
         )
     return sorted(result, key=lambda i: i.name or "")
+
+
+_SQLITE_INDEX = re.compile(
+    r"\bON\s+(?:\"[^\"]*\"|\[[^\]]*\]|`[^`]*`|\S+)\s*\((?P<parts>.*)\)"
+    r"(?:\s+WHERE\s+(?P<where>.*))?$",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
+def _with_sqlite_expression_indexes(
+    connection: Connection, info: TableInfo, indexes: list[IndexDetail], notes: list[str]
+) -> list[IndexDetail]:
+    """Add the expression indexes SQLAlchemy skips on SQLite, read from their CREATE INDEX."""
+    known = {i.name for i in indexes}
+    rows = connection.execute(
+        text(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = :t "
+            "AND sql IS NOT NULL"
+        ),
+        {"t": info.name},
+    ).all()
+    added = []
+    for name, sql in rows:
+        if name in known:
+            continue
+        match = _SQLITE_INDEX.search(sql.strip().rstrip(";"))
+        if match is None:
+            continue
+        added.append(
+            IndexDetail(
+                name=name,
+                unique=sql.lstrip().upper().startswith("CREATE UNIQUE"),
+                parts=[match["parts"].strip()],
+                where=match["where"].strip() if match["where"] else None,
+            )
+        )
+    return sorted(indexes + added, key=lambda i: i.name or "")
 
 
 def _unique_constraints(inspector: Inspector, info: TableInfo) -> list[ConstraintDetail]:

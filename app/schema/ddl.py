@@ -1,0 +1,100 @@
+"""A table's DDL: the database's own text where it keeps one, else compiled by SQLAlchemy.
+
+SQLite stores the statements it was given (``sqlite_master.sql``, indexes and triggers too) and
+MySQL/MariaDB answer ``SHOW CREATE TABLE``; those are what a user would see in the database's
+own shell, so they are shown as they are. PostgreSQL has no such command, so the reflected
+``Table`` is compiled with ``CreateTable`` (plus its indexes and comments) for this dialect.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import MetaData, Table, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError, NoSuchTableError
+from sqlalchemy.schema import CreateIndex, CreateTable, SetColumnComment, SetTableComment
+
+from .structure import TableGone, TableInfo
+
+
+@dataclass(frozen=True)
+class DDL:
+    text: str
+    source: str  # where the text comes from, said on the page
+
+
+def table_ddl(engine: Engine, info: TableInfo, view_definition: str | None = None) -> DDL:
+    dialect = engine.dialect.name
+    if dialect == "sqlite":
+        return _sqlite(engine, info)
+    if dialect in ("mysql", "mariadb"):
+        return _mysql(engine, info)
+    if info.kind != "table":
+        return _view(engine, info, view_definition)
+    return _compiled(engine, info)
+
+
+def _sqlite(engine: Engine, info: TableInfo) -> DDL:
+    with engine.connect() as connection:
+        rows = connection.execute(
+            text(
+                "SELECT sql FROM sqlite_master WHERE tbl_name = :name AND sql IS NOT NULL "
+                "ORDER BY CASE type WHEN 'table' THEN 0 WHEN 'view' THEN 0 "
+                "WHEN 'index' THEN 1 ELSE 2 END, name"
+            ),
+            {"name": info.name},
+        ).all()
+    if not rows:
+        raise TableGone(info.name)
+    return DDL(";\n\n".join(r[0].strip() for r in rows) + ";", "sqlite_master.sql")
+
+
+def _mysql(engine: Engine, info: TableInfo) -> DDL:
+    # The name comes from the snapshot (never from the request) and is quoted by the dialect.
+    quoted = engine.dialect.identifier_preparer.quote_identifier(info.name)
+    statement = "SHOW CREATE VIEW" if info.kind == "view" else "SHOW CREATE TABLE"
+    with engine.connect() as connection:
+        try:
+            row = connection.execute(text(f"{statement} {quoted}")).first()
+        except DBAPIError as exc:
+            if "doesn't exist" in str(exc.orig):
+                raise TableGone(info.name) from None
+            raise
+    if row is None:
+        raise TableGone(info.name)
+    return DDL(str(row[1]) + ";", statement)
+
+
+def _view(engine: Engine, info: TableInfo, definition: str | None) -> DDL:
+    preparer = engine.dialect.identifier_preparer
+    name = preparer.quote(info.name)
+    if info.schema:
+        name = f"{preparer.quote_schema(info.schema)}.{name}"
+    kind = "MATERIALIZED VIEW" if info.kind == "materialized view" else "VIEW"
+    body = (definition or "").strip().rstrip(";")
+    return DDL(
+        f"CREATE {kind} {name} AS\n{body};",
+        "built from the view definition the database reports",
+    )
+
+
+def _compiled(engine: Engine, info: TableInfo) -> DDL:
+    metadata = MetaData()
+    try:
+        table = Table(info.name, metadata, schema=info.schema, autoload_with=engine)
+    except NoSuchTableError:
+        raise TableGone(info.name) from None
+    dialect = engine.dialect
+    parts = [str(CreateTable(table).compile(dialect=dialect)).strip()]
+    for index in sorted(table.indexes, key=lambda i: i.name or ""):
+        parts.append(str(CreateIndex(index).compile(dialect=dialect)).strip())
+    if table.comment:
+        parts.append(str(SetTableComment(table).compile(dialect=dialect)).strip())
+    for column in table.columns:
+        if column.comment:
+            parts.append(str(SetColumnComment(column).compile(dialect=dialect)).strip())
+    return DDL(
+        ";\n\n".join(parts) + ";",
+        "compiled by SQLAlchemy from the reflected table (PostgreSQL keeps no CREATE TABLE text)",
+    )
