@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
+from flask_wtf.csrf import CSRFProtect
 
 from .config import ConfigError, DatabaseConfig, load_config
 
@@ -15,6 +16,8 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     """Build the app: config, one engine per database, blueprints and error handlers."""
     from . import engines, errorpages, urls
     from .views import browse, health
+    from .views import query as query_views
+    from .views import schema as schema_views
 
     app = Flask(__name__, template_folder="../templates", static_folder="../static")
     config = load_config(os.environ, overrides)
@@ -31,6 +34,9 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     engines.init_app(app, databases)
     app.register_blueprint(health.bp)
     app.register_blueprint(browse.bp)
+    app.register_blueprint(query_views.bp)
+    app.register_blueprint(schema_views.bp)
+    CSRFProtect(app)  # every POST form carries csrf_token(); the schema refresh is one
     errorpages.init_app(app)
     return app
 

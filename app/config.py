@@ -52,6 +52,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("POOL_TIMEOUT", 10.0, float, "Seconds a request waits for a free connection."),
     Setting("POOL_RECYCLE", 1800, int, "Seconds after which a pooled connection is replaced."),
     Setting("READ_ONLY", False, _bool, "Refuse every write, on every database."),
+    Setting("QUERY_ROW_LIMIT", 100, int, "Rows a query-builder query shows when it sets no limit."),
+    Setting("QUERY_MAX_ROWS", 1000, int, "Most rows the query page shows, whatever the limit."),
+    Setting("EXPORT_MAX_ROWS", 10_000_000, int, "Most rows one CSV/JSON export streams."),
+    Setting("EXPORT_TIMEOUT", 300.0, float, "Seconds an export's statement may run."),
     Setting(
         "DEMO_PATH",
         "instance/demo.sqlite",

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, jsonify, render_template, request
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from . import timeouts
@@ -46,6 +46,9 @@ def init_app(app: Flask) -> None:
         if stale is not None:
             status, message = stale
             return render_error(status, "Schema changed", message)
+        if isinstance(exc, DataError):
+            # A value the database would not take for its column (out of range, bad text).
+            return render_error(400, "Value refused", f"The database refused a value: {exc.orig}")
         if isinstance(exc, OperationalError) and exc.connection_invalidated or _unreachable(exc):
             error = DatabaseUnavailable(f"The database could not be reached: {exc.orig}")
             return render_error(error.status, error.title, error.message)

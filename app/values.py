@@ -54,8 +54,15 @@ def _boolean(text: str) -> bool:
     raise ValueError(text)
 
 
+# No supported database stores a wider integer; a larger one cannot even be bound.
+_INT64 = range(-(2**63), 2**63)
+
+
 def _integer(text: str) -> int:
-    return int(text.strip())
+    value = int(text.strip())
+    if value not in _INT64:
+        raise ValueError("out of range")
+    return value
 
 
 def _numeric(text: str) -> decimal.Decimal:

@@ -15,7 +15,18 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import ForeignKeyConstraint, MetaData, Table, inspect
+from sqlalchemy import (
+    DateTime,
+    ForeignKeyConstraint,
+    MetaData,
+    String,
+    Table,
+    Time,
+    cast,
+    inspect,
+    select,
+)
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.automap import automap_base, generate_relationship
 from sqlalchemy.ext.hybrid import HybridExtensionType
@@ -70,6 +81,8 @@ def _reflected(engine: Engine) -> Catalog:
             for name in inspector.get_materialized_view_names(schema=schema):
                 view_keys[_table_key(schema, name)] = "materialized view"
 
+    if engine.dialect.name == "sqlite":
+        _match_sqlite_time_formats(engine, metadata)
     classes, mapping_problem = _automap(metadata)
     if mapping_problem:
         problems.append(mapping_problem)
@@ -94,6 +107,42 @@ def _reflected(engine: Engine) -> Catalog:
         mode="reflected",
         warnings=problems,
     )
+
+
+# SQLite keeps dates and times as text in whatever format the writer chose; SQLAlchemy binds
+# '2024-01-01 00:00:00.000000', which compares (as text) before a stored '2024-01-01 00:00:00'.
+# So filters and page cursors would miss rows. Where a column's stored values carry no
+# fraction, its type is told to bind (and write) that same format.
+_WHOLE_SECONDS = (
+    (
+        DateTime,
+        sqlite.DATETIME,
+        re.compile(r"^\d{4}-\d{2}-\d{2}([ T])\d{2}:\d{2}:\d{2}$"),
+        "%(year)04d-%(month)02d-%(day)02d{sep}%(hour)02d:%(minute)02d:%(second)02d",
+    ),
+    (
+        Time,
+        sqlite.TIME,
+        re.compile(r"^\d{2}:\d{2}:\d{2}()$"),
+        "%(hour)02d:%(minute)02d:%(second)02d",
+    ),
+)
+
+
+def _match_sqlite_time_formats(engine: Engine, metadata: MetaData) -> None:
+    with engine.connect() as connection:
+        for table in metadata.tables.values():
+            for column in table.columns:
+                for generic, sqlite_type, pattern, storage in _WHOLE_SECONDS:
+                    if not isinstance(column.type, generic):
+                        continue
+                    sample = connection.execute(
+                        select(cast(column, String)).where(column.is_not(None)).limit(1)
+                    ).scalar()
+                    found = pattern.match(sample or "")
+                    if found:
+                        fmt = storage.replace("{sep}", found.group(1))
+                        column.type = sqlite_type(storage_format=fmt)
 
 
 def _schemas(engine: Engine, inspector: Any) -> list[str | None]:

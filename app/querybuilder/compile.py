@@ -107,8 +107,10 @@ def labels_for(plan: Plan) -> list[str]:
 
 def _condition(scope: _Scope, plan: Plan, condition: Filter) -> ColumnElement[bool]:
     term = plan.term_of(condition)
-    bound = replace(condition.column, expression=scope.term(term))
-    return Filter(bound, condition.operator, condition.raw, condition.value).condition()
+    expr, value = scope.term(term), condition.value
+    # SQLite text date formats are matched at discovery (catalog.discovery), not here.
+    bound = replace(condition.column, expression=expr)
+    return Filter(bound, condition.operator, condition.raw, value).condition()
 
 
 def _group(scope: _Scope, plan: Plan, group: ConditionGroup) -> ColumnElement[bool] | None:

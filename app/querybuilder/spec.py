@@ -91,9 +91,12 @@ class JoinSpec:
     path: tuple[str, ...]
     kind: str = "inner"
 
+    @property
+    def path_text(self) -> str:
+        return ".".join(escape_name(part) for part in self.path)
+
     def text(self) -> str:
-        path = ".".join(escape_name(part) for part in self.path)
-        return f"left:{path}" if self.kind == "left" else path
+        return f"left:{self.path_text}" if self.kind == "left" else self.path_text
 
 
 @dataclass
@@ -404,7 +407,7 @@ def to_json(spec: QuerySpec) -> dict[str, Any]:
     """The spec as JSON-ready data, to save; ``from_json`` reads it back."""
     return {
         "table": spec.table,
-        "joins": [{"path": JoinSpec(j.path).text(), "kind": j.kind} for j in spec.joins],
+        "joins": [{"path": j.path_text, "kind": j.kind} for j in spec.joins],
         "columns": [c.text() for c in spec.columns],
         "aggregates": [a.text() for a in spec.aggregates],
         "where": _group_json(spec.where),
@@ -581,13 +584,27 @@ def from_form(args: Sequence[tuple[str, str]]) -> QuerySpec:
     for func, ref in _zip(args, "_af", "_ar"):
         if func and ref:
             spec.aggregates.append(parse_aggregate(f"{func}:{ref}"))
-    # WHERE: groups (id, parent, kind) and rows (group, field, op, value).
+    # WHERE: groups (_gid, _gparent, _gkind) and rows (_wg, _wf, _wo, _wv), read in document
+    # order so conditions and nested groups keep their places.
     tree = _TreeBuilder("where")
-    for gid, parent, kind in _zip(args, "_gid", "_gparent", "_gkind"):
-        tree.define(gid, kind if gid == "0" else f"{kind}:{parent or '0'}")
-    for gid, ref, op, value in _zip(args, "_wg", "_wf", "_wo", "_wv"):
-        if ref:
-            tree.add(None if gid in ("", "0") else gid, ConditionSpec(parse_field(ref), op, value))
+    pending: dict[str, str] = {}
+    for name, value in args:
+        if name in ("_gid", "_wg"):
+            pending = {name: value}
+        elif name in ("_gparent", "_wf", "_wo"):
+            pending[name] = value
+        elif name == "_gkind":
+            gid, parent = pending.get("_gid"), pending.get("_gparent") or "0"
+            if gid is None:
+                raise QueryError("the form sent a filter group without its id")
+            tree.define(gid, value if gid == "0" else f"{value}:{parent}")
+        elif name == "_wv":
+            gid, ref, op = pending.get("_wg"), pending.get("_wf"), pending.get("_wo")
+            if gid is None or op is None or ref is None:
+                raise QueryError("the form sent an incomplete filter")
+            if ref:
+                condition = ConditionSpec(parse_field(ref), op, value)
+                tree.add(None if gid in ("", "0") else gid, condition)
     spec.where = tree.build()
     spec.group_by = [parse_field(v) for v in _values(args, "group") if v]
     spec.having = GroupSpec((_values(args, "_hkind") or ["and"])[0])

@@ -19,6 +19,7 @@ from ..catalog.types import ORDERABLE
 from ..filters import Filter, FilterError
 from .operators import HAVING_KEYS, make_condition
 from .spec import (
+    MAX_PATH,
     AggregateRef,
     ConditionSpec,
     FieldRef,
@@ -125,6 +126,7 @@ class Plan:
     order: list[tuple[Term, bool]]
     limit: int | None
     aggregated: bool
+    dialect: str = ""
     terms: dict[int, Term] = field(default_factory=dict)  # id(Filter.column) -> its term
 
     def term_of(self, condition: Filter) -> Term:
@@ -156,12 +158,8 @@ class _Resolver:
             raise QueryError(
                 f"{parent.entity.name!r} has no relationship {name!r} (it has: {known})"
             )
-        if relation.direction == "many-to-many" and (
-            relation.attribute is None or parent.entity.mapped_class is None
-        ):
-            raise QueryError(f"relationship {name!r} cannot be joined: it is not mapped")
-        if relation.direction != "many-to-many" and not relation.local_keys:
-            raise QueryError(f"relationship {name!r} has no foreign-key columns to join on")
+        if not joinable(parent.entity, relation):
+            raise QueryError(f"relationship {name!r} cannot be joined: it has no join columns")
         target = self.catalog.entities[relation.target]
         source = Source(
             path,
@@ -320,6 +318,7 @@ def validate(spec: QuerySpec, catalog: Catalog, max_limit: int) -> Plan:
         order=order,
         limit=spec.limit,
         aggregated=aggregated,
+        dialect=catalog.dialect,
         terms=r.terms,
     )
 
@@ -334,35 +333,37 @@ def _unique_terms(terms: list[Any]) -> list[Any]:
     return result
 
 
-def join_choices(catalog: Catalog, spec: QuerySpec) -> list[JoinSpec]:
-    """Relationships one hop beyond the base table or any table already joined."""
+def reachable(catalog: Catalog, spec: QuerySpec) -> dict[tuple[str, ...], Entity]:
+    """The base table and every table its (valid) joins reach, by path; lenient on errors."""
     entity = catalog.entities.get(spec.table)
     if entity is None:
-        return []
+        return {}
     reached: dict[tuple[str, ...], Entity] = {(): entity}
     for join in spec.joins:
-        current, ok = entity, True
+        current = entity
         for depth, name in enumerate(join.path, start=1):
             relation = current.relations.get(name)
             if relation is None or relation.target not in catalog.entities:
-                ok = False
                 break
             current = catalog.entities[relation.target]
             reached.setdefault(join.path[:depth], current)
-        if not ok:
-            break
+    return reached
+
+
+def joinable(source: Entity, relation: Relation) -> bool:
+    if relation.direction == "many-to-many":
+        return relation.attribute is not None and source.mapped_class is not None
+    return bool(relation.local_keys)
+
+
+def join_choices(catalog: Catalog, spec: QuerySpec) -> list[tuple[JoinSpec, Relation]]:
+    """Relationships one hop beyond the base table or any table already joined."""
     joined = {j.path for j in spec.joins}
     choices = []
-    for path, source in reached.items():
-        if len(path) >= 6:
+    for path, source in reachable(catalog, spec).items():
+        if len(path) >= MAX_PATH:
             continue
         for name, relation in source.relations.items():
-            if relation.direction == "many-to-many" and (
-                relation.attribute is None or source.mapped_class is None
-            ):
-                continue
-            if relation.direction != "many-to-many" and not relation.local_keys:
-                continue
-            if (*path, name) not in joined:
-                choices.append(JoinSpec((*path, name)))
+            if joinable(source, relation) and (*path, name) not in joined:
+                choices.append((JoinSpec((*path, name)), relation))
     return choices

@@ -1,0 +1,353 @@
+"""The query builder's pages and the streamed exports (query results and list pages).
+
+Routes live under the reserved ``/-/`` segment so they cannot clash with table names:
+``/<db>/-/query`` (the builder; its whole state is the query string), ``/<db>/-/query.json``
+(the spec, SQL and results as JSON), ``/<db>/-/query/explain``, ``/<db>/-/query/export.csv``
+and ``.json``, and ``/<db>/-/export/<table>.csv`` / ``.json`` for a list page's rows with its
+current filters and sort. Each view parses, calls the querybuilder services and renders.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
+from sqlalchemy.exc import DBAPIError
+
+from .. import keys, listing
+from ..catalog.model import Catalog, Entity
+from ..engines import Database, databases_of, session_for
+from ..errors import NotFound, QueryTimeout, RowboatError
+from ..formatting import cell
+from ..querybuilder import spec as specs
+from ..querybuilder.compile import compile_plan, render_sql
+from ..querybuilder.describe import describe
+from ..querybuilder.export import json_value, open_export
+from ..querybuilder.operators import HAVING_KEYS, QUERY_OPERATORS, operators_for
+from ..querybuilder.run import Result, explain, run_select
+from ..querybuilder.spec import AGGREGATES, QueryError, QuerySpec
+from ..querybuilder.validate import FUNC_LABELS, FieldTerm, Plan, join_choices, reachable, validate
+
+bp = Blueprint("query", __name__)
+
+def setting(name: str) -> Any:
+    """A query/export setting (QUERY_ROW_LIMIT, QUERY_MAX_ROWS, EXPORT_MAX_ROWS, EXPORT_TIMEOUT)."""
+    return current_app.config[name]
+
+
+def _database(name: str) -> Database:
+    database = databases_of(current_app).get(name)
+    if database is None:
+        raise NotFound(f"no database is called {name!r}")
+    return database
+
+
+def _entity(database: Database, segment: str) -> Entity:
+    try:
+        schema, table = keys.parse_entity_segment(segment)
+    except keys.MalformedKey as exc:
+        raise NotFound(str(exc)) from None
+    name = f"{schema}.{table}" if schema else table
+    entity = database.catalog.entities.get(name)
+    if entity is None:
+        raise NotFound(f"database {database.name!r} has no table or view {name!r}")
+    return entity
+
+
+def query_url(db: str, spec: QuerySpec, endpoint: str = "query.page", **kw: Any) -> str:
+    path = url_for(endpoint, db=db, **kw)
+    args = specs.to_args(spec) if spec.table else []
+    return f"{path}?{_encode(args)}" if args else path
+
+
+def _encode(args: list[tuple[str, str]]) -> str:
+    # ":", "," and "*" are legal in a query string and keep shared links readable.
+    return urlencode(args, safe=":,*")
+
+
+def _args() -> list[tuple[str, str]]:
+    # In the order sent: request.args groups repeated names, and the form's rows interleave.
+    return parse_qsl(request.query_string.decode("utf-8", "replace"), keep_blank_values=True)
+
+
+def _spec_from_request() -> QuerySpec:
+    args = _args()
+    if specs.is_form(args):
+        return specs.from_form(args)
+    return specs.parse_args(args)
+
+
+def _plan(database: Database, spec: QuerySpec) -> Plan:
+    return validate(spec, database.catalog, setting("EXPORT_MAX_ROWS"))
+
+
+def _shown_limit(plan: Plan) -> int:
+    wanted = plan.limit if plan.limit is not None else setting("QUERY_ROW_LIMIT")
+    return min(wanted, setting("QUERY_MAX_ROWS"))
+
+
+# --- the builder page -------------------------------------------------------------------------
+
+
+@dataclass
+class Built:
+    """What the builder page shows: the plan (when valid), its SQL, sentence and result."""
+
+    spec: QuerySpec
+    plan: Plan | None = None
+    sql: str = ""
+    description: str = ""
+    result: Result | None = None
+    error: RowboatError | None = None
+    database_error: str = ""
+    status: int = 200
+    rows: list[list[dict[str, Any]]] = field(default_factory=list)
+
+
+def _build(database: Database, spec: QuerySpec) -> Built:
+    built = Built(spec)
+    try:
+        built.plan = _plan(database, spec)
+    except QueryError as exc:
+        built.error, built.status = exc, exc.status
+        return built
+    plan = built.plan
+    limit = _shown_limit(plan)
+    stmt = compile_plan(plan, limit=limit)
+    built.sql = render_sql(stmt, database.engine.dialect)
+    built.description = describe(plan, limit)
+    if spec.run:
+        try:
+            built.result = run_select(
+                database.engine, stmt, limit, current_app.config["STATEMENT_TIMEOUT"]
+            )
+        except QueryTimeout as exc:
+            built.error, built.status = exc, exc.status
+        except DBAPIError as exc:
+            built.database_error = str(exc.orig).strip()
+            built.status = 400
+        else:
+            built.rows = _cells(database, plan, built.result)
+    return built
+
+
+def _cells(database: Database, plan: Plan, result: Result) -> list[list[dict[str, Any]]]:
+    """Each value as safe HTML, with a link to its row page where the key was selected."""
+    links: dict[int, tuple[Entity, list[int]]] = {}
+    if not plan.aggregated:
+        for source in plan.sources:
+            pk = source.entity.primary_key
+            positions = {}
+            for i, term in enumerate(plan.outputs):
+                if isinstance(term, FieldTerm) and term.source is source:
+                    positions.setdefault(term.column.key, i)
+            if pk and all(k in positions for k in pk):
+                for k in pk:
+                    links[positions[k]] = (source.entity, [positions[x] for x in pk])
+    rows = []
+    for values in result.rows:
+        cells = []
+        for i, (term, value) in enumerate(zip(plan.outputs, values)):
+            href = None
+            if i in links and value is not None:
+                entity, where = links[i]
+                identity = keys.encode_identity(
+                    [values[j] for j in where], [entity.columns[k] for k in entity.primary_key]
+                )
+                href = url_for(
+                    "browse.row",
+                    db=database.name,
+                    table=keys.entity_segment(entity.schema, entity.table_name),
+                    key=identity,
+                )
+            cells.append({"html": cell(value, term.column), "href": href, "kind": term.kind})
+        rows.append(cells)
+    return rows
+
+
+def _fields(catalog: Catalog, spec: QuerySpec) -> list[dict[str, Any]]:
+    """Every column the query can use, grouped by the table it belongs to."""
+    groups = []
+    for path, entity in reachable(catalog, spec).items():
+        columns = []
+        for column in entity.columns.values():
+            ref = specs.FieldRef(path, column.key)
+            columns.append(
+                {
+                    "ref": ref.text(),
+                    "name": ".".join((*path, column.name)),
+                    "short": column.name,
+                    "kind": column.kind,
+                    "ops": " ".join(op.key for op in operators_for(column)),
+                }
+            )
+        label = ".".join(path) if path else entity.name
+        groups.append({"path": path, "label": label, "entity": entity, "columns": columns})
+    return groups
+
+
+def _group_items(group: specs.GroupSpec, counter: list[int], parent: int) -> dict[str, Any]:
+    """The WHERE tree with ids, as the template draws it (ids renumbered from 0)."""
+    gid = counter[0]
+    counter[0] += 1
+    items: list[dict[str, Any]] = []
+    for item in group.items:
+        if isinstance(item, specs.GroupSpec):
+            if not item.is_empty():
+                items.append(_group_items(item, counter, gid))
+        else:
+            items.append({"condition": item})
+    return {"group": True, "id": gid, "parent": parent, "kind": group.kind, "items": items}
+
+
+@bp.get("/<db>/-/query")
+def page(db: str) -> Any:
+    database = _database(db)
+    args = _args()
+    if specs.is_form(args):
+        return redirect(query_url(db, specs.from_form(args)))
+    spec = specs.parse_args(args)
+    catalog = database.catalog
+    if not spec.table:
+        return render_template("query/choose.html", db=database, catalog=catalog)
+    if spec.table not in catalog.entities:
+        raise QueryError(f"the database has no table or view {spec.table!r}")
+    built = _build(database, spec)
+    fields = _fields(catalog, spec)
+    context = {
+        "db": database,
+        "catalog": catalog,
+        "spec": spec,
+        "built": built,
+        "fields": fields,
+        "selected_cols": {c.text() for c in spec.columns},
+        "where_tree": _group_items(spec.where, [0], -1),
+        "join_choices": join_choices(catalog, spec),
+        "operators": QUERY_OPERATORS,
+        "having_operators": [op for op in QUERY_OPERATORS if op.key in HAVING_KEYS],
+        "aggregates": [(key, FUNC_LABELS[key]) for key in AGGREGATES],
+        "urls_for": _page_urls(db, spec),
+        "remove_join": lambda path: query_url(db, specs.without_join(spec, path)),
+        "shown_limit": _shown_limit(built.plan) if built.plan else None,
+        "max_rows": setting("QUERY_MAX_ROWS"),
+        "spec_json": json.dumps(specs.to_json(spec), indent=2, ensure_ascii=False),
+    }
+    return render_template("query/builder.html", **context), built.status
+
+
+def _page_urls(db: str, spec: QuerySpec) -> dict[str, str]:
+    return {
+        "run": _with_run(db, spec, True),
+        "edit": _with_run(db, spec, False),
+        "share": _with_run(db, spec, True, external=True),
+        "explain": query_url(db, spec, "query.explain_page"),
+        "csv": query_url(db, spec, "query.export", fmt="csv"),
+        "json_export": query_url(db, spec, "query.export", fmt="json"),
+        "json": query_url(db, spec, "query.page_json"),
+        "reset": url_for("query.page", db=db, table=spec.table),
+    }
+
+
+def _with_run(db: str, spec: QuerySpec, run: bool, external: bool = False) -> str:
+    path = url_for("query.page", db=db, _external=external)
+    return f"{path}?{_encode(specs.to_args(spec, run=run))}"
+
+
+# --- JSON, explain, export --------------------------------------------------------------------
+
+
+@bp.get("/<db>/-/query.json")
+def page_json(db: str) -> Any:
+    database = _database(db)
+    args = _args()
+    spec = specs.from_form(args) if specs.is_form(args) else specs.parse_args(args)
+    plan = _plan(database, spec)
+    limit = _shown_limit(plan)
+    stmt = compile_plan(plan, limit=limit)
+    parts = [
+        ('"spec"', json.dumps(specs.to_json(spec), ensure_ascii=False)),
+        ('"url"', json.dumps(_with_run(db, spec, True, external=True))),
+        ('"sql"', json.dumps(render_sql(stmt, database.engine.dialect), ensure_ascii=False)),
+        ('"description"', json.dumps(describe(plan, limit), ensure_ascii=False)),
+        ('"columns"', json.dumps([t.name for t in plan.outputs], ensure_ascii=False)),
+    ]
+    if spec.run:
+        result = run_select(database.engine, stmt, limit, current_app.config["STATEMENT_TIMEOUT"])
+        rows = ",\n".join("[" + ", ".join(json_value(v) for v in row) + "]" for row in result.rows)
+        parts += [('"rows"', f"[{rows}]"), ('"truncated"', json.dumps(result.truncated))]
+    body = "{" + ",\n".join(f"{k}: {v}" for k, v in parts) + "}\n"
+    return Response(body, mimetype="application/json")
+
+
+@bp.get("/<db>/-/query/explain")
+def explain_page(db: str) -> Any:
+    database = _database(db)
+    spec = _spec_from_request()
+    plan = _plan(database, spec)
+    limit = _shown_limit(plan)
+    stmt = compile_plan(plan, limit=limit)
+    columns, rows = explain(database.engine, stmt, current_app.config["STATEMENT_TIMEOUT"])
+    return render_template(
+        "query/explain.html",
+        db=database,
+        spec=spec,
+        sql=render_sql(stmt, database.engine.dialect),
+        description=describe(plan, limit),
+        columns=columns,
+        rows=rows,
+        back=_with_run(db, spec, spec.run),
+    )
+
+
+def _stream(database: Database, stmt: Any, headers: list[str], fmt: str, cap: int, name: str):
+    stream = open_export(
+        database.engine,
+        stmt,
+        headers,
+        fmt,
+        cap,
+        setting("EXPORT_TIMEOUT"),
+        current_app.config["STATEMENT_TIMEOUT"],
+    )
+    filename = "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "export"
+    response = Response(stream, mimetype=stream.content_type.split(";")[0])
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}.{fmt}"'
+    response.headers["X-Row-Cap"] = str(cap)
+    return response
+
+
+@bp.get("/<db>/-/query/export.<any(csv, json):fmt>")
+def export(db: str, fmt: str) -> Any:
+    database = _database(db)
+    spec = _spec_from_request()
+    plan = _plan(database, spec)
+    cap = min(plan.limit or setting("EXPORT_MAX_ROWS"), setting("EXPORT_MAX_ROWS"))
+    stmt = compile_plan(plan, export=True)
+    headers = [t.name for t in plan.outputs]
+    return _stream(database, stmt, headers, fmt, cap, f"{plan.base.entity.name}-query")
+
+
+@bp.get("/<db>/-/export/<table>.<any(csv, json):fmt>")
+def export_table(db: str, table: str, fmt: str) -> Any:
+    """A list page's rows, all of them (up to the cap), with its filters, search and sort."""
+    database = _database(db)
+    entity = _entity(database, table)
+    catalog = database.catalog
+    settings = current_app.config
+    args = [(n, v) for n, v in _args() if n not in ("_next", "_prev", "_last", "_size")]
+    query = listing.parse_list_query(
+        entity, catalog, args, settings["PAGE_SIZE"], settings["MAX_PAGE_SIZE"]
+    )
+    via_parent = listing.load_via_parent(session_for(database), query.via) if query.via else None
+    columns = list(entity.columns.values())
+    stmt = listing.base_select(entity, [c.expression.label(c.key) for c in columns])
+    stmt = stmt.where(listing.where_clause(entity, query, via_parent))
+    order = listing.order_columns(entity, query)
+    stmt = stmt.order_by(
+        *[c.expression.desc() if query.descending else c.expression.asc() for c in order]
+    )
+    headers = [c.name for c in columns]
+    return _stream(database, stmt, headers, fmt, setting("EXPORT_MAX_ROWS"), entity.name)
