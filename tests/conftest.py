@@ -1,0 +1,350 @@
+"""Fixtures for the database-backed tests: the same edge-case schema on every engine.
+
+``edge_url`` is parametrized over SQLite, PostgreSQL and MariaDB, so every test that uses it
+(directly or through ``app`` / ``client``) runs once per engine against a freshly created,
+dedicated database. A server that cannot be reached skips its tests on a developer's machine
+and fails the run on CI (``CI=true``), where a silent skip would hide a broken setup.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, ExitStack, contextmanager
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from typing import Any
+
+import pytest
+from edge_schema import create_edge_schema
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+
+from app import create_app
+
+ENGINES = ("sqlite", "postgresql", "mariadb")
+TEST_DATABASE = "rowboat_test"
+# Where each server's administrative connection goes (the test database is created from it).
+ADMIN_URLS = {
+    "postgresql": "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres",
+    "mariadb": "mysql+pymysql://root@127.0.0.1:3306/mysql",
+}
+ENV_TO_CLEAR = ("DATABASE_URL", "ROWBOAT_DATABASES", "ROWBOAT_MODELS")
+
+
+def _unreachable(engine_name: str, exc: BaseException) -> None:
+    message = f"{engine_name} server is unreachable: {getattr(exc, 'orig', exc)}"
+    if os.environ.get("CI") == "true":
+        pytest.fail(message, pytrace=False)
+    pytest.skip(message)
+
+
+def _admin_engine(engine_name: str) -> Engine:
+    options: dict[str, Any] = {"isolation_level": "AUTOCOMMIT"}
+    engine = create_engine(ADMIN_URLS[engine_name], **options)
+    try:
+        engine.connect().close()
+    except OperationalError as exc:
+        engine.dispose()
+        _unreachable(engine_name, exc)
+    return engine
+
+
+def _recreate_server_database(engine_name: str) -> str:
+    """Drop and create the test database; return its URL."""
+    admin = _admin_engine(engine_name)
+    try:
+        with admin.connect() as connection:
+            if engine_name == "postgresql":
+                connection.execute(text(f"DROP DATABASE IF EXISTS {TEST_DATABASE} WITH (FORCE)"))
+                connection.execute(text(f"CREATE DATABASE {TEST_DATABASE} ENCODING 'UTF8'"))
+            else:
+                connection.execute(text(f"DROP DATABASE IF EXISTS {TEST_DATABASE}"))
+                connection.execute(text(f"CREATE DATABASE {TEST_DATABASE} CHARACTER SET utf8mb4"))
+    finally:
+        admin.dispose()
+    return (
+        make_url(ADMIN_URLS[engine_name])
+        .set(database=TEST_DATABASE)
+        .render_as_string(hide_password=False)
+    )
+
+
+def _drop_server_database(engine_name: str) -> None:
+    admin = _admin_engine(engine_name)
+    try:
+        with admin.connect() as connection:
+            force = " WITH (FORCE)" if engine_name == "postgresql" else ""
+            connection.execute(text(f"DROP DATABASE IF EXISTS {TEST_DATABASE}{force}"))
+    finally:
+        admin.dispose()
+
+
+@contextmanager
+def _exclusive(engine_name: str) -> Iterator[None]:
+    """Hold a server-wide lock named after the test database while a run uses it.
+
+    Two runs on one machine (a developer's and an editor's, say) would otherwise drop the
+    database under each other; with the lock the second waits for the first to finish.
+    """
+    admin = _admin_engine(engine_name)
+    try:
+        with admin.connect() as connection:
+            if engine_name == "postgresql":
+                connection.execute(text("SET lock_timeout = '15min'"))
+                connection.execute(
+                    text("SELECT pg_advisory_lock(hashtext(:name))"), {"name": TEST_DATABASE}
+                )
+            else:
+                got = connection.execute(
+                    text("SELECT GET_LOCK(:name, 900)"), {"name": TEST_DATABASE}
+                ).scalar()
+                if got != 1:
+                    pytest.fail(f"another test run kept {TEST_DATABASE} on {engine_name} busy")
+            yield  # the lock goes with the connection, closed by dispose() below
+    finally:
+        admin.dispose()
+
+
+@pytest.fixture(scope="session", params=ENGINES)
+def edge_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """The URL of a fresh database holding the edge-case schema, once per engine."""
+    engine_name: str = request.param
+    with ExitStack() as stack:
+        if engine_name == "sqlite":
+            url = f"sqlite:///{tmp_path_factory.mktemp('edge') / 'edge.sqlite'}"
+        else:
+            stack.enter_context(_exclusive(engine_name))
+            url = _recreate_server_database(engine_name)
+            stack.callback(_drop_server_database, engine_name)
+        engine = create_engine(url)
+        try:
+            create_edge_schema(engine)
+        finally:
+            engine.dispose()
+        yield url
+
+
+@pytest.fixture
+def engine_name(edge_url: str) -> str:
+    """Which engine this test runs on: "sqlite", "postgresql" or "mariadb"."""
+    backend = make_url(edge_url).get_backend_name()
+    return "mariadb" if backend == "mysql" else backend
+
+
+@pytest.fixture
+def app(edge_url: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Flask]:
+    """The dashboard serving only the edge database, under the name ``edge``."""
+    for name in ENV_TO_CLEAR:
+        monkeypatch.delenv(name, raising=False)
+    application = create_app(
+        {"DATABASES": {"edge": {"url": edge_url}}, "DEMO_PATH": str(tmp_path / "demo.sqlite")}
+    )
+    application.config["TESTING"] = True
+    yield application
+    for database in application.extensions["rowboat.databases"].values():
+        database.engine.dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def edge_engine(app: Flask) -> Engine:
+    """The app's own engine on the edge database (the one its requests use)."""
+    return app.extensions["rowboat.databases"]["edge"].engine
+
+
+@pytest.fixture
+def count_statements() -> Callable[[Engine], AbstractContextManager[list[str]]]:
+    """``with count_statements(engine) as statements:`` records every SQL statement run."""
+
+    @contextmanager
+    def counting(engine: Engine) -> Iterator[list[str]]:
+        statements: list[str] = []
+
+        def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+            statements.append(statement)
+
+        event.listen(engine, "before_cursor_execute", record)
+        try:
+            yield statements
+        finally:
+            event.remove(engine, "before_cursor_execute", record)
+
+    return counting
+
+
+# --- reading pages -----------------------------------------------------------------------------
+
+_VOID = {
+    "area",
+    "base",
+    "br",
+    "col",
+    "embed",
+    "hr",
+    "img",
+    "input",
+    "link",
+    "meta",
+    "source",
+    "wbr",
+}
+
+
+@dataclass(eq=False)
+class Node:
+    """An element of a parsed page: just enough DOM to find links, cells and sections."""
+
+    tag: str
+    attrs: dict[str, str]
+    children: list[Node | str] = field(default_factory=list)
+
+    @property
+    def classes(self) -> set[str]:
+        return set(self.attrs.get("class", "").split())
+
+    def text(self) -> str:
+        """The visible text below this element, whitespace collapsed (entities decoded)."""
+        parts: list[str] = []
+        for child in self.children:
+            parts.append(child if isinstance(child, str) else child.text())
+        return " ".join("".join(parts).split())
+
+    def iter(self) -> Iterator[Node]:
+        for child in self.children:
+            if isinstance(child, Node):
+                yield child
+                yield from child.iter()
+
+    def find_all(self, tag: str | None = None, cls: str | None = None, **attrs: str) -> list[Node]:
+        return [
+            node
+            for node in self.iter()
+            if (tag is None or node.tag == tag)
+            and (cls is None or cls in node.classes)
+            and all(node.attrs.get(k) == v for k, v in attrs.items())
+        ]
+
+    def find(self, tag: str | None = None, cls: str | None = None, **attrs: str) -> Node | None:
+        found = self.find_all(tag, cls, **attrs)
+        return found[0] if found else None
+
+    def one(self, tag: str | None = None, cls: str | None = None, **attrs: str) -> Node:
+        found = self.find_all(tag, cls, **attrs)
+        assert len(found) == 1, f"expected one <{tag} class={cls} {attrs}>, found {len(found)}"
+        return found[0]
+
+    @property
+    def href(self) -> str:
+        return self.attrs["href"]
+
+
+class _TreeBuilder(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.root = Node("#document", {})
+        self.stack = [self.root]
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        node = Node(tag, {k: v or "" for k, v in attrs})
+        self.stack[-1].children.append(node)
+        if tag not in _VOID:
+            self.stack.append(node)
+
+    def handle_endtag(self, tag: str) -> None:
+        for depth in range(len(self.stack) - 1, 0, -1):
+            if self.stack[depth].tag == tag:
+                del self.stack[depth:]
+                return
+
+    def handle_data(self, data: str) -> None:
+        self.stack[-1].children.append(data)
+
+
+@dataclass
+class ListRow:
+    """One row of a list page: its "open" link (None without a key) and its cells by column."""
+
+    open_href: str | None
+    cells: dict[str, Node]
+
+
+class Page:
+    """A parsed HTML page, with helpers for the list and row pages' structure."""
+
+    def __init__(self, html: str) -> None:
+        builder = _TreeBuilder()
+        builder.feed(html)
+        builder.close()
+        self.html = html
+        self.root = builder.root
+
+    def find_all(self, tag: str | None = None, cls: str | None = None, **attrs: str) -> list[Node]:
+        return self.root.find_all(tag, cls, **attrs)
+
+    def find(self, tag: str | None = None, cls: str | None = None, **attrs: str) -> Node | None:
+        return self.root.find(tag, cls, **attrs)
+
+    def one(self, tag: str | None = None, cls: str | None = None, **attrs: str) -> Node:
+        return self.root.one(tag, cls, **attrs)
+
+    def list_columns(self) -> list[str]:
+        """The column names heading a list page's table, in order."""
+        names = []
+        for th in self.one("table", "rows").one("thead").find_all("th"):
+            if "link" in th.classes:
+                continue
+            link = th.find("a")
+            if link is not None:
+                names.append(link.text().rstrip(" ▲▼"))
+            else:
+                names.append(next(c for c in th.children if isinstance(c, str)).strip())
+        return names
+
+    def list_rows(self) -> list[ListRow]:
+        columns = self.list_columns()
+        rows = []
+        for tr in self.one("table", "rows").one("tbody").find_all("tr"):
+            cells = tr.find_all("td")
+            if len(cells) == 1 and "none" in cells[0].classes:
+                continue  # "No rows."
+            open_href = None
+            if cells and "link" in cells[0].classes:
+                open_href = cells.pop(0).one("a").href
+            assert len(cells) == len(columns)
+            rows.append(ListRow(open_href, dict(zip(columns, cells))))
+        return rows
+
+    def pager_href(self, rel: str) -> str | None:
+        """The href of the pager's ``next`` or ``prev`` link, None when there is none."""
+        link = self.find("a", rel=rel)
+        return link.href if link is not None else None
+
+    def record(self) -> dict[str, Node]:
+        """A row page's values by column name."""
+        values = {}
+        for tr in self.one("table", "record").find_all("tr"):
+            th = tr.one("th")
+            name = next(c for c in th.children if isinstance(c, str)).strip()
+            values[name] = tr.one("td")
+        return values
+
+
+@pytest.fixture
+def read() -> Callable[[Any], Page]:
+    """``read(response)``: parse a test-client response (or HTML text) into a ``Page``."""
+
+    def parse(response: Any) -> Page:
+        html = response if isinstance(response, str) else response.get_data(as_text=True)
+        return Page(html)
+
+    return parse
