@@ -17,7 +17,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from .catalog.model import Column
 from .catalog.types import ORDERABLE, TEXT_LIKE
-from .values import from_text
+from .values import check_text, from_text
 
 _ALL = None  # applies to every kind
 _COMPARABLE = ORDERABLE - {"boolean", "binary"}
@@ -162,7 +162,9 @@ def make_filter(column: Column, operator_key: str, raw: str) -> Filter:
     value: Any = None
     try:
         if operator.arity == "one":
-            value = raw if operator.key in _PATTERN_OPERATORS else from_text(raw, column)
+            value = (
+                check_text(raw) if operator.key in _PATTERN_OPERATORS else from_text(raw, column)
+            )
         elif operator.arity == "list":
             items = split_list(raw)
             if not items:

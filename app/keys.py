@@ -49,9 +49,12 @@ def decode(text: str) -> str:
             raw.extend(text[i].encode("ascii"))
             i += 1
     try:
-        return raw.decode("utf-8")
+        decoded = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise MalformedKey(f"{text!r} does not decode to text") from exc
+    if "\x00" in decoded:
+        raise MalformedKey(f"{text!r} holds a NUL character, which no key can")
+    return decoded
 
 
 def encode_identity(values: Sequence[Any], columns: Sequence[Column]) -> str:

@@ -25,7 +25,7 @@ from .catalog.types import ORDERABLE
 from .counting import Count, capped_count, table_estimates
 from .errors import BadRequest, NotFound
 from .filters import Filter, FilterError, combine, make_filter, search_condition
-from .values import from_text, to_text
+from .values import check_text, from_text, to_text
 
 # Kinds whose values the list page never fetches whole (it shows their size instead).
 SIZE_ONLY = {"binary"}
@@ -107,7 +107,10 @@ def parse_list_query(
         if not name.startswith("_"):
             query.filters.append(_parse_filter(entity, name, raw))
         elif name == "_search":
-            query.search = raw.strip()
+            try:
+                query.search = check_text(raw).strip()
+            except ValueError as exc:
+                raise BadRequest(f"search: {exc}") from None
         elif name in ("_sort", "_sort_desc"):
             query.sort = _sort_column(entity, raw)
             query.descending = name == "_sort_desc"

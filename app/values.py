@@ -19,8 +19,16 @@ _TRUE = {"1", "true", "t", "yes", "y", "on"}
 _FALSE = {"0", "false", "f", "no", "n", "off"}
 
 
+def check_text(text: str) -> str:
+    """Refuse NUL characters: PostgreSQL cannot store them and SQLite cuts patterns at them."""
+    if "\x00" in text:
+        raise ValueError("text values cannot contain NUL (\\x00) characters")
+    return text
+
+
 def from_text(text: str, column: Column) -> Any:
     """Parse ``text`` as a value of ``column``; raise ValueError naming the column otherwise."""
+    check_text(text)
     try:
         return _PARSERS.get(column.kind, str)(text)
     except (ValueError, ArithmeticError, TypeError) as exc:

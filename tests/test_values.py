@@ -72,7 +72,7 @@ FIXED_OFFSETS = st.integers(min_value=-23 * 60 - 59, max_value=23 * 60 + 59).map
 )
 
 STRATEGIES: dict[str, st.SearchStrategy[Any]] = {
-    "integer": st.integers(),
+    "integer": st.integers(-(2**63), 2**63 - 1),  # the widest integer any database stores
     "numeric": st.decimals(allow_nan=False, allow_infinity=False),
     "float": st.floats(allow_nan=False, allow_infinity=False),
     "boolean": st.booleans(),
@@ -85,7 +85,7 @@ STRATEGIES: dict[str, st.SearchStrategy[Any]] = {
         min_value=dt.timedelta(days=-50_000), max_value=dt.timedelta(days=50_000)
     ),
     "binary": st.binary(max_size=64),
-    "text": st.text(),
+    "text": st.text(alphabet=st.characters(exclude_characters="\x00")),
 }
 
 
@@ -136,7 +136,14 @@ def test_numeric_strips_whitespace() -> None:
 def test_integer_parses_whole_numbers() -> None:
     assert from_text(" 42 ", COLUMNS["integer"]) == 42
     assert from_text("-7", COLUMNS["integer"]) == -7
-    assert from_text(str(2**70), COLUMNS["integer"]) == 2**70
+    assert from_text(str(2**63 - 1), COLUMNS["integer"]) == 2**63 - 1
+    with pytest.raises(ValueError, match="'qty'"):
+        from_text(str(2**63), COLUMNS["integer"])
+
+
+def test_text_refuses_nul_characters() -> None:
+    with pytest.raises(ValueError, match="NUL"):
+        from_text("a\x00b", COLUMNS["text"])
 
 
 @pytest.mark.parametrize("text", ["nan", "NaN", "inf", "-inf", "Infinity", "1e999", "-1e999"])
