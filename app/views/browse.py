@@ -7,12 +7,11 @@ from typing import Any
 from flask import Blueprint, current_app, redirect, render_template, request
 
 from .. import keys, labels, listing, rowpage, urls
-from ..catalog.model import Entity
-from ..engines import Database, databases_of, session_for
-from ..errors import NotFound
+from ..engines import databases_of, session_for
 from ..filters import OPERATORS, operators_for
 from ..formatting import cell
 from ..overview import database_overview
+from .lookup import database_named, entity_at
 
 bp = Blueprint("browse", __name__)
 
@@ -34,26 +33,6 @@ def _template_helpers(state: Any) -> None:
     )
 
 
-def _database(name: str) -> Database:
-    database = databases_of(current_app).get(name)
-    if database is None:
-        raise NotFound(f"no database is called {name!r}")
-    return database
-
-
-def _entity(database: Database, segment: str) -> Entity:
-    try:
-        schema, table = keys.parse_entity_segment(segment)
-    except keys.MalformedKey as exc:
-        raise NotFound(str(exc)) from None
-    catalog = database.catalog
-    name = f"{schema}.{table}" if schema else table
-    entity = catalog.entities.get(name)
-    if entity is None:
-        raise NotFound(f"database {database.name!r} has no table or view {name!r}")
-    return entity
-
-
 @bp.get("/")
 def home() -> Any:
     overviews = [database_overview(db) for db in databases_of(current_app).values()]
@@ -62,13 +41,13 @@ def home() -> Any:
 
 @bp.get("/<db>")
 def database(db: str) -> Any:
-    return render_template("home.html", overviews=[database_overview(_database(db))])
+    return render_template("home.html", overviews=[database_overview(database_named(db))])
 
 
 @bp.get("/<db>/<table>")
 def table(db: str, table: str) -> Any:
-    database = _database(db)
-    entity = _entity(database, table)
+    database = database_named(db)
+    entity = entity_at(database, table)
     catalog = database.catalog
     settings = current_app.config
     args = list(request.args.items(multi=True))
@@ -97,8 +76,8 @@ def table(db: str, table: str) -> Any:
 
 @bp.get("/<db>/<table>/<key>")
 def row(db: str, table: str, key: str) -> Any:
-    database = _database(db)
-    entity = _entity(database, table)
+    database = database_named(db)
+    entity = entity_at(database, table)
     catalog = database.catalog
     session = session_for(database)
     identity, values = rowpage.find_row(session, entity, key)

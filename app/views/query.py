@@ -19,8 +19,8 @@ from sqlalchemy.exc import DBAPIError
 
 from .. import keys, listing
 from ..catalog.model import Catalog, Entity
-from ..engines import Database, databases_of, session_for
-from ..errors import NotFound, QueryTimeout, RowboatError
+from ..engines import Database, session_for
+from ..errors import QueryTimeout, RowboatError
 from ..formatting import cell
 from ..querybuilder import spec as specs
 from ..querybuilder.compile import compile_plan, render_sql
@@ -30,31 +30,14 @@ from ..querybuilder.operators import HAVING_KEYS, QUERY_OPERATORS, operators_for
 from ..querybuilder.run import Result, explain, run_select
 from ..querybuilder.spec import AGGREGATES, QueryError, QuerySpec
 from ..querybuilder.validate import FUNC_LABELS, FieldTerm, Plan, join_choices, reachable, validate
+from .lookup import database_named, entity_at
 
 bp = Blueprint("query", __name__)
+
 
 def setting(name: str) -> Any:
     """A query/export setting (QUERY_ROW_LIMIT, QUERY_MAX_ROWS, EXPORT_MAX_ROWS, EXPORT_TIMEOUT)."""
     return current_app.config[name]
-
-
-def _database(name: str) -> Database:
-    database = databases_of(current_app).get(name)
-    if database is None:
-        raise NotFound(f"no database is called {name!r}")
-    return database
-
-
-def _entity(database: Database, segment: str) -> Entity:
-    try:
-        schema, table = keys.parse_entity_segment(segment)
-    except keys.MalformedKey as exc:
-        raise NotFound(str(exc)) from None
-    name = f"{schema}.{table}" if schema else table
-    entity = database.catalog.entities.get(name)
-    if entity is None:
-        raise NotFound(f"database {database.name!r} has no table or view {name!r}")
-    return entity
 
 
 def query_url(db: str, spec: QuerySpec, endpoint: str = "query.page", **kw: Any) -> str:
@@ -205,7 +188,7 @@ def _group_items(group: specs.GroupSpec, counter: list[int], parent: int) -> dic
 
 @bp.get("/<db>/-/query")
 def page(db: str) -> Any:
-    database = _database(db)
+    database = database_named(db)
     args = _args()
     if specs.is_form(args):
         return redirect(query_url(db, specs.from_form(args)))
@@ -261,7 +244,7 @@ def _with_run(db: str, spec: QuerySpec, run: bool, external: bool = False) -> st
 
 @bp.get("/<db>/-/query.json")
 def page_json(db: str) -> Any:
-    database = _database(db)
+    database = database_named(db)
     args = _args()
     spec = specs.from_form(args) if specs.is_form(args) else specs.parse_args(args)
     plan = _plan(database, spec)
@@ -284,7 +267,7 @@ def page_json(db: str) -> Any:
 
 @bp.get("/<db>/-/query/explain")
 def explain_page(db: str) -> Any:
-    database = _database(db)
+    database = database_named(db)
     spec = _spec_from_request()
     plan = _plan(database, spec)
     limit = _shown_limit(plan)
@@ -321,7 +304,7 @@ def _stream(database: Database, stmt: Any, headers: list[str], fmt: str, cap: in
 
 @bp.get("/<db>/-/query/export.<any(csv, json):fmt>")
 def export(db: str, fmt: str) -> Any:
-    database = _database(db)
+    database = database_named(db)
     spec = _spec_from_request()
     plan = _plan(database, spec)
     cap = min(plan.limit or setting("EXPORT_MAX_ROWS"), setting("EXPORT_MAX_ROWS"))
@@ -333,8 +316,8 @@ def export(db: str, fmt: str) -> Any:
 @bp.get("/<db>/-/export/<table>.<any(csv, json):fmt>")
 def export_table(db: str, table: str, fmt: str) -> Any:
     """A list page's rows, all of them (up to the cap), with its filters, search and sort."""
-    database = _database(db)
-    entity = _entity(database, table)
+    database = database_named(db)
+    entity = entity_at(database, table)
     catalog = database.catalog
     settings = current_app.config
     args = [(n, v) for n, v in _args() if n not in ("_next", "_prev", "_last", "_size")]

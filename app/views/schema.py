@@ -23,7 +23,7 @@ from werkzeug.exceptions import HTTPException
 
 from .. import keys
 from ..catalog.discovery import load_models
-from ..engines import Database, databases_of, session_for
+from ..engines import Database, session_for
 from ..errors import NotFound
 from ..schema import diagram as diagrams
 from ..schema.cache import SnapshotCache
@@ -37,6 +37,7 @@ from ..schema.structure import (
     search,
     table_stats,
 )
+from .lookup import database_named
 
 bp = Blueprint("schema", __name__)
 
@@ -87,13 +88,6 @@ def rows_url(db: str, table: TableInfo) -> str:
 # --- helpers -------------------------------------------------------------------------------------
 
 
-def _database(name: str) -> Database:
-    database = databases_of(current_app).get(name)
-    if database is None:
-        raise NotFound(f"no database is called {name!r}")
-    return database
-
-
 def _cache() -> SnapshotCache:
     return current_app.extensions["rowboat.schema"]
 
@@ -129,7 +123,7 @@ def _gone(database: Database, info: TableInfo) -> NotFound:
 
 @bp.get("/<db>/-/schema")
 def overview(db: str) -> Any:
-    database = _database(db)
+    database = database_named(db)
     snapshot = _snapshot(database)
     query = request.args.get("q", "").strip()
     hits = search(snapshot, query) if query else None
@@ -147,7 +141,7 @@ def overview(db: str) -> Any:
 
 @bp.get("/<db>/-/schema/<table>")
 def structure(db: str, table: str) -> Any:
-    database = _database(db)
+    database = database_named(db)
     snapshot = _snapshot(database)
     info = _table(database, snapshot, table)
     try:
@@ -175,7 +169,7 @@ def structure(db: str, table: str) -> Any:
 
 @bp.get("/<db>/-/diagram")
 def diagram(db: str) -> Any:
-    database = _database(db)
+    database = database_named(db)
     snapshot = _snapshot(database)
     chosen = request.args.get("table")
     if chosen:  # the picker's GET form: go to the table's canonical diagram URL
@@ -197,7 +191,7 @@ def diagram(db: str) -> Any:
 
 @bp.get("/<db>/-/diagram/<table>")
 def table_diagram(db: str, table: str) -> Any:
-    database = _database(db)
+    database = database_named(db)
     snapshot = _snapshot(database)
     info = _table(database, snapshot, table)
     neighbours = snapshot.neighbours(info.key)
@@ -215,7 +209,7 @@ def table_diagram(db: str, table: str) -> Any:
 
 @bp.get("/<db>/-/drift")
 def drift(db: str) -> Any:
-    database = _database(db)
+    database = database_named(db)
     models = database.config.models
     metadata = load_models(models).metadata if models else None
     report = drift_report(database.engine, models, metadata)
@@ -229,7 +223,7 @@ def drift(db: str) -> Any:
 
 @bp.post("/<db>/-/refresh")
 def refresh(db: str) -> Any:
-    database = _database(db)
+    database = database_named(db)
     database.refresh()
     _cache().drop(database.name)
     snapshot = _snapshot(database)
