@@ -16,6 +16,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     """Build the app: config, one engine per database, blueprints and error handlers."""
     from . import engines, errorpages, urls
     from .views import browse, health
+    from .views import edit as edit_views
     from .views import query as query_views
     from .views import schema as schema_views
 
@@ -36,6 +37,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(browse.bp)
     app.register_blueprint(query_views.bp)
     app.register_blueprint(schema_views.bp)
+    app.register_blueprint(edit_views.bp)
     CSRFProtect(app)  # every POST form carries csrf_token(); the schema refresh is one
     errorpages.init_app(app)
     return app

@@ -1,0 +1,446 @@
+"""Writing rows from the browser: create, edit, delete (one or many) and the foreign-key lookup.
+
+Every action lives under the reserved ``-`` segment (``/<db>/<table>/-/new``,
+``/<db>/<table>/<key>/-/edit``...), which the browse routes never produce: a table segment and a
+row key have one path segment each, so ``/<db>/<table>/<key>`` cannot be mistaken for these.
+Views stay thin and post/redirect/get: an invalid form comes back with 400, a conflict with
+409, a read-only database or table answers 403; the work is done by ``app.forms`` and
+``app.writes``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from sqlalchemy import and_, or_, select
+from werkzeug.datastructures import CombinedMultiDict
+
+from .. import keys, urls, writes
+from ..catalog.model import Entity
+from ..engines import Database, databases_of, session_for
+from ..errors import BadRequest, NotFound
+from ..forms import form_spec, html_name
+from ..forms.builder import FormSpec
+from ..labels import refs_where
+from ..values import to_text
+
+bp = Blueprint("edit", __name__)
+
+
+# --- URLs ---------------------------------------------------------------------------------------
+
+
+def _segment(entity: Entity) -> str:
+    return keys.entity_segment(entity.schema, entity.table_name)
+
+
+def new_url(db: str, entity: Entity, prefill: dict[str, Any] | None = None) -> str:
+    return url_for("edit.new", db=db, table=_segment(entity), **(prefill or {}))
+
+
+def edit_url(db: str, entity: Entity, identity: str) -> str:
+    return url_for("edit.edit", db=db, table=_segment(entity), key=identity)
+
+
+def delete_url(db: str, entity: Entity, identity: str) -> str:
+    return url_for("edit.delete", db=db, table=_segment(entity), key=identity)
+
+
+def bulk_delete_url(db: str, entity: Entity) -> str:
+    return url_for("edit.bulk_delete", db=db, table=_segment(entity))
+
+
+def lookup_url(db: str, entity: Entity, column: str | None = None) -> str:
+    return url_for("edit.lookup", db=db, table=_segment(entity), _column=column)
+
+
+def download_url(db: str, entity: Entity, identity: str, column: str) -> str:
+    return url_for(
+        "edit.download", db=db, table=_segment(entity), key=identity, column=keys.encode(column)
+    )
+
+
+def writable(db: Database, entity: Entity) -> bool:
+    return not db.read_only and not entity.read_only and entity.mapped_class is not None
+
+
+def related_prefill(relation: Any, values: dict[str, Any]) -> dict[str, str] | None:
+    """For "add a related row": the child's foreign-key fields filled with this row's keys."""
+    if relation.direction != "one-to-many" or not relation.target_keys:
+        return None
+    if any(values.get(k) is None for k in relation.local_keys):
+        return None
+    return {
+        html_name(child_key): to_text(values[parent_key])
+        for parent_key, child_key in zip(relation.local_keys, relation.target_keys)
+    }
+
+
+@bp.record_once
+def _template_helpers(state: Any) -> None:
+    state.app.jinja_env.globals.update(
+        {
+            "edit_urls": {
+                "new": new_url,
+                "edit": edit_url,
+                "delete": delete_url,
+                "bulk_delete": bulk_delete_url,
+                "lookup": lookup_url,
+                "download": download_url,
+            },
+            "writable": writable,
+            "related_prefill": related_prefill,
+        }
+    )
+
+
+# --- lookups ------------------------------------------------------------------------------------
+
+
+def _database(name: str) -> Database:
+    database = databases_of(current_app).get(name)
+    if database is None:
+        raise NotFound(f"no database is called {name!r}")
+    return database
+
+
+def _entity(database: Database, segment: str) -> Entity:
+    try:
+        schema, table = keys.parse_entity_segment(segment)
+    except keys.MalformedKey as exc:
+        raise NotFound(str(exc)) from None
+    name = f"{schema}.{table}" if schema else table
+    entity = database.catalog.entities.get(name)
+    if entity is None:
+        raise NotFound(f"database {database.name!r} has no table or view {name!r}")
+    return entity
+
+
+def _writable(db: str, table: str) -> tuple[Database, Entity]:
+    database = _database(db)
+    entity = _entity(database, table)
+    writes.check_writable(database, entity)
+    return database, entity
+
+
+def _formdata() -> CombinedMultiDict:
+    return CombinedMultiDict([request.files, request.form])
+
+
+# --- create and edit ----------------------------------------------------------------------------
+
+
+def _render_form(
+    database: Database,
+    entity: Entity,
+    spec: FormSpec,
+    form: Any,
+    status: int,
+    key: str | None = None,
+    fingerprint: str | None = None,
+    failure: writes.WriteFailed | None = None,
+    shown: dict[str, Any] | None = None,
+) -> Any:
+    writes.fill_choices(session_for(database), database.catalog, spec, form, {})
+    return (
+        render_template(
+            "edit/form.html",
+            db=database,
+            entity=entity,
+            catalog=database.catalog,
+            spec=spec,
+            form=form,
+            key=key,
+            fingerprint=fingerprint,
+            failure=failure,
+            shown=shown or {},
+        ),
+        status,
+    )
+
+
+@bp.route("/<db>/<table>/-/new", methods=["GET", "POST"])
+def new(db: str, table: str) -> Any:
+    database, entity = _writable(db, table)
+    spec = form_spec(entity, database.catalog, "create")
+    if request.method == "GET":
+        form = spec.make()
+        for column in spec.columns:  # "add a related row" fills in the foreign key
+            if column.html_name in request.args and column.editable:
+                field = spec.field(form, column.key)
+                field.text = request.args[column.html_name]
+                field.is_null = False
+        return _render_form(database, entity, spec, form, 200)
+    form = spec.make(formdata=_formdata())
+    if not form.validate():
+        return _render_form(database, entity, spec, form, 400)
+    try:
+        identity = writes.create(
+            session_for(database),
+            database.catalog,
+            entity,
+            spec.values(form),
+            spec.related_values(form),
+        )
+    except writes.WriteFailed as failure:
+        return _render_form(database, entity, spec, form, failure.status, failure=failure)
+    flash(f"Created a row in {entity.name}.", "edit")
+    return redirect(urls.row(db, entity, identity))
+
+
+@bp.route("/<db>/<table>/<key>/-/edit", methods=["GET", "POST"])
+def edit(db: str, table: str, key: str) -> Any:
+    database, entity = _writable(db, table)
+    catalog = database.catalog
+    session = session_for(database)
+    spec = form_spec(entity, catalog, "edit")
+    try:
+        loaded = writes.load(session, entity, key)
+    except NotFound:
+        if request.method == "GET":
+            raise
+        loaded = None  # deleted meanwhile: the save below reports it, with the user's values
+    # Non-editable columns and binary sizes are shown from the row as it is now.
+    shown = loaded.values if loaded is not None else {}
+    if request.method == "GET":
+        assert loaded is not None
+        current = {**loaded.values, **writes.current_related(session, entity, loaded.obj, spec)}
+        form = spec.make(obj_values=current)
+        return _render_form(
+            database, entity, spec, form, 200, key=key, fingerprint=loaded.fingerprint, shown=shown
+        )
+    form = spec.make(formdata=_formdata())
+    expected = request.form.get("_fingerprint", "")
+    if not form.validate():
+        return _render_form(
+            database, entity, spec, form, 400, key=key, fingerprint=expected, shown=shown
+        )
+    try:
+        new_key = writes.update(
+            session,
+            catalog,
+            entity,
+            key,
+            expected,
+            spec.values(form),
+            spec.related_values(form),
+        )
+    except writes.Conflict as conflict:
+        if conflict.current is not None:
+            for column in spec.columns:
+                spec.field(form, column.key).current = conflict.current.get(column.key)
+            shown = conflict.current
+        return _render_form(
+            database,
+            entity,
+            spec,
+            form,
+            409,
+            key=key,
+            fingerprint=conflict.fingerprint or expected,
+            failure=conflict,
+            shown=shown,
+        )
+    except writes.WriteFailed as failure:
+        return _render_form(
+            database,
+            entity,
+            spec,
+            form,
+            failure.status,
+            key=key,
+            fingerprint=expected,
+            failure=failure,
+            shown=shown,
+        )
+    flash("Saved.", "edit")
+    return redirect(urls.row(db, entity, new_key))
+
+
+# --- delete -------------------------------------------------------------------------------------
+
+
+def _preview(database: Database, entity: Entity, identities: list[tuple[Any, ...]]) -> Any:
+    budget = max(2.0, 2 * float(current_app.config["STATEMENT_TIMEOUT"]))
+    return writes.delete_preview(
+        session_for(database), database.catalog, entity, identities, budget
+    )
+
+
+def _labels(database: Database, entity: Entity, identities: list[tuple[Any, ...]]) -> list[Any]:
+    pk = [entity.columns[k] for k in entity.primary_key]
+    condition = or_(*[and_(*[c.expression == v for c, v in zip(pk, i)]) for i in identities])
+    return [ref for _, ref in refs_where(session_for(database), entity, condition, limit=200)]
+
+
+@bp.route("/<db>/<table>/<key>/-/delete", methods=["GET", "POST"])
+def delete(db: str, table: str, key: str) -> Any:
+    database, entity = _writable(db, table)
+    session = session_for(database)
+    failure: writes.WriteFailed | None = None
+    status = 200
+    if request.method == "POST":
+        expected = request.form.get("_fingerprint") or None
+        try:
+            writes.delete(session, database.catalog, entity, key, expected)
+        except writes.Conflict as conflict:
+            failure, status = conflict, 409
+            if conflict.current is None:
+                return _render_gone(database, entity, key, conflict)
+        except writes.WriteFailed as refused:
+            failure, status = refused, refused.status
+        else:
+            flash(f"Deleted the row {_shown_key(key)} from {entity.name}.", "edit")
+            return redirect(urls.table(db, entity))
+    loaded = writes.load(session, entity, key)
+    refs = _labels(database, entity, [loaded.identity])
+    return (
+        render_template(
+            "edit/delete.html",
+            db=database,
+            entity=entity,
+            catalog=database.catalog,
+            key=key,
+            label=refs[0].label if refs else key,
+            values=loaded.values,
+            fingerprint=loaded.fingerprint,
+            preview=_preview(database, entity, [loaded.identity]),
+            failure=failure,
+        ),
+        status,
+    )
+
+
+def _local(url: str) -> str | None:
+    """A same-site path to go back to, or None (never another host: no open redirect)."""
+    if url.startswith("/") and url[1:2] not in ("/", "\\") and "\\" not in url:
+        return url
+    return None
+
+
+def _shown_key(key: str) -> str:
+    return keys.decode(key) if "," not in key else key
+
+
+def _render_gone(database: Database, entity: Entity, key: str, failure: Any) -> Any:
+    return (
+        render_template(
+            "edit/delete.html",
+            db=database,
+            entity=entity,
+            catalog=database.catalog,
+            key=key,
+            label=_shown_key(key),
+            values=None,
+            fingerprint=None,
+            preview=None,
+            failure=failure,
+        ),
+        409,
+    )
+
+
+@bp.post("/<db>/<table>/-/delete")
+def bulk_delete(db: str, table: str) -> Any:
+    database, entity = _writable(db, table)
+    texts = list(dict.fromkeys(request.form.getlist("_key")))
+    if not texts:
+        raise BadRequest("No rows were selected: tick the rows to delete first.")
+    limit = int(current_app.config["MAX_PAGE_SIZE"])
+    if len(texts) > limit:
+        raise BadRequest(f"At most {limit} rows can be deleted at once.")
+    try:
+        identities = [writes.decode_identity(entity, t) for t in texts]
+    except NotFound as exc:
+        raise BadRequest(exc.message) from None
+    failure: writes.WriteFailed | None = None
+    status = 200
+    if request.form.get("_confirm") == "1":
+        try:
+            deleted = writes.bulk_delete(session_for(database), database.catalog, entity, texts)
+        except writes.WriteFailed as refused:
+            failure, status = refused, refused.status
+        else:
+            flash(f"Deleted {deleted} row{'' if deleted == 1 else 's'} from {entity.name}.", "edit")
+            return redirect(_local(request.form.get("_back", "")) or urls.table(db, entity))
+    return (
+        render_template(
+            "edit/bulk_delete.html",
+            db=database,
+            entity=entity,
+            catalog=database.catalog,
+            keys_=texts,
+            refs=_labels(database, entity, identities),
+            preview=_preview(database, entity, identities),
+            failure=failure,
+            back=_local(request.form.get("_back", "")) or urls.table(db, entity),
+        ),
+        status,
+    )
+
+
+# --- reading helpers: the foreign-key search and binary downloads --------------------------------
+
+
+@bp.get("/<db>/<table>/-/lookup.json")
+def lookup(db: str, table: str) -> Any:
+    database = _database(db)
+    entity = _entity(database, table)
+    # The value searched and returned: a key column (the results carry the full identity too).
+    column = request.args.get("_column") or (entity.primary_key[0] if entity.primary_key else "")
+    if (
+        column not in entity.columns
+        or entity.columns[column].computed
+        and column not in (entity.primary_key)
+    ):
+        raise BadRequest(f"{entity.name!r} has no column {column!r} to look up by")
+    if not entity.primary_key:
+        raise BadRequest(f"{entity.name!r} has no primary key: its rows cannot be chosen")
+    results, more = writes.search(session_for(database), entity, column, request.args.get("q", ""))
+    return jsonify({"results": results, "more": more})
+
+
+@bp.get("/<db>/<table>/<key>/-/download/<column>")
+def download(db: str, table: str, key: str, column: str) -> Any:
+    database = _database(db)
+    entity = _entity(database, table)
+    try:
+        column_key = keys.decode(column)
+    except keys.MalformedKey as exc:
+        raise NotFound(str(exc)) from None
+    target = entity.columns.get(column_key)
+    if target is None or target.kind != "binary" or not entity.primary_key:
+        raise NotFound(f"{entity.name!r} has no binary column {column_key!r}")
+    identity = writes.decode_identity(entity, key)
+    pk = [entity.columns[k] for k in entity.primary_key]
+    stmt = (
+        select(target.expression)
+        .select_from(entity.mapped_class if entity.mapped_class is not None else entity.selectable)
+        .where(and_(*[c.expression == v for c, v in zip(pk, identity)]))
+    )
+    row = session_for(database).execute(stmt).first()
+    if row is None:
+        raise NotFound(f"no row {key!r} in {entity.name!r}")
+    if row[0] is None:
+        raise NotFound(f"{column_key!r} is NULL in this row")
+    filename = f"{entity.table_name}-{_shown_key(key)}-{column_key}.bin"
+    safe = "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in filename)
+    return Response(
+        bytes(row[0]),
+        mimetype="application/octet-stream",
+        headers={
+            "Content-Disposition": f'attachment; filename="{safe}"',
+            "X-Content-Type-Options": "nosniff",
+        },
+    )

@@ -1,0 +1,37 @@
+"""Writing rows: the transaction, the translation of database errors, the delete preview and
+the choices of foreign-key fields. Plain Python over a SQLAlchemy session; no Flask."""
+
+from .choices import current_related, fill_choices, search
+from .errors import Conflict, Problem, WriteFailed
+from .preview import Preview, delete_preview
+from .rows import (
+    LoadedRow,
+    bulk_delete,
+    check_writable,
+    create,
+    decode_identity,
+    delete,
+    fingerprint,
+    load,
+    update,
+)
+
+__all__ = [
+    "Conflict",
+    "LoadedRow",
+    "Preview",
+    "Problem",
+    "WriteFailed",
+    "bulk_delete",
+    "check_writable",
+    "create",
+    "current_related",
+    "decode_identity",
+    "delete",
+    "delete_preview",
+    "fill_choices",
+    "fingerprint",
+    "load",
+    "search",
+    "update",
+]

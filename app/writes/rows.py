@@ -1,0 +1,413 @@
+"""Create, update and delete rows: each call is one transaction that commits or rolls back whole.
+
+Rows are written through the mapped class (the user's models, or automap's), so validators and
+Python-side defaults of user models apply; foreign keys are written as columns, never through
+relationships (automap's are view-only). Deletes are plain ``DELETE`` statements on the row's
+tables, so what happens to referencing rows is decided by the database's own ON DELETE rules,
+exactly as the delete preview reports them.
+
+Lost updates are prevented without any schema change: the edit form carries a fingerprint of
+the row as it was loaded (or the model's ``version_id_col``), and the save locks the row
+(``SELECT ... FOR UPDATE``; on SQLite the write transaction begins IMMEDIATE) and refuses to
+write when the fingerprint no longer matches.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import enum
+import hashlib
+import json
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import JSON, Table, and_, insert, inspect, null, or_, select, tuple_
+from sqlalchemy import delete as delete_statement
+from sqlalchemy.exc import DBAPIError, StatementError
+from sqlalchemy.orm import Mapper, Session
+from sqlalchemy.orm.exc import StaleDataError
+from sqlalchemy.schema import sort_tables
+
+from .. import keys, timeouts
+from ..catalog.model import Catalog, Entity
+from ..errors import NotFound, ReadOnly
+from ..forms.builder import core_columns
+from .errors import Conflict, Problem, WriteContext, WriteFailed, translate
+
+
+@dataclass
+class LoadedRow:
+    obj: Any
+    values: dict[str, Any]  # stored column values by key
+    fingerprint: str
+    identity: tuple[Any, ...]
+
+
+# --- reading ------------------------------------------------------------------------------------
+
+
+def check_writable(database: Any, entity: Entity) -> None:
+    """Raise ReadOnly (403) unless rows of ``entity`` may be written on this database."""
+    if database.read_only:
+        raise ReadOnly(f"The database {database.name!r} is read-only: writes are switched off.")
+    if entity.read_only or entity.mapped_class is None:
+        raise ReadOnly(entity.read_only_reason or f"{entity.name!r} is read-only.")
+
+
+def decode_identity(entity: Entity, identity_text: str) -> tuple[Any, ...]:
+    try:
+        return keys.decode_identity(identity_text, [entity.columns[k] for k in entity.primary_key])
+    except keys.MalformedKey as exc:
+        raise NotFound(f"no row {identity_text!r} in {entity.name!r}: {exc}") from None
+
+
+def encode_identity(entity: Entity, identity: Sequence[Any]) -> str:
+    return keys.encode_identity(identity, [entity.columns[k] for k in entity.primary_key])
+
+
+def stored_keys(entity: Entity) -> list[str]:
+    """The keys of the columns stored in the row (hybrid properties excluded)."""
+    return [k for k, c in entity.columns.items() if core_columns(c)]
+
+
+def row_values(entity: Entity, obj: Any) -> dict[str, Any]:
+    return {k: getattr(obj, k) for k in stored_keys(entity)}
+
+
+def _canonical(value: Any) -> str:
+    if value is None:
+        return "\x00"
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return "b:" + hashlib.sha256(bytes(value)).hexdigest()
+    if isinstance(value, float):
+        return "f:" + repr(value)
+    if isinstance(value, (dict, list)):
+        return "j:" + json.dumps(value, sort_keys=True, default=str)
+    if isinstance(value, (set, frozenset)):
+        return "s:" + ",".join(sorted(map(str, value)))
+    if isinstance(value, enum.Enum):
+        return "e:" + value.name
+    if isinstance(value, (dt.date, dt.time, dt.timedelta, decimal.Decimal, uuid.UUID)):
+        return f"{type(value).__name__}:{value}"
+    return f"{type(value).__name__}:{value}"
+
+
+def fingerprint(entity: Entity, obj: Any) -> str:
+    """A short digest of the row's stored values, or its version number when it has one."""
+    mapper: Mapper[Any] = inspect(obj).mapper
+    if mapper.version_id_col is not None:
+        key = mapper.get_property_by_column(mapper.version_id_col).key
+        return f"v:{getattr(obj, key)}"
+    digest = hashlib.sha256()
+    for key in sorted(stored_keys(entity)):
+        digest.update(f"{key}\x1f{_canonical(getattr(obj, key))}\x1e".encode())
+    return digest.hexdigest()[:32]
+
+
+def load(session: Session, entity: Entity, identity_text: str, lock: bool = False) -> LoadedRow:
+    """Load one row as an object; NotFound (404) when there is none."""
+    identity = decode_identity(entity, identity_text)
+    obj = _get(session, entity, identity, lock)
+    if obj is None:
+        raise NotFound(f"no row {identity_text!r} in {entity.name!r}")
+    return LoadedRow(obj, row_values(entity, obj), fingerprint(entity, obj), identity)
+
+
+def _get(session: Session, entity: Entity, identity: tuple[Any, ...], lock: bool) -> Any:
+    dialect = session.get_bind().dialect.name
+    return session.get(
+        entity.mapped_class,  # type: ignore[arg-type]
+        identity,
+        populate_existing=True,
+        with_for_update=lock and dialect != "sqlite",
+    )
+
+
+# --- the transaction ----------------------------------------------------------------------------
+
+
+@contextmanager
+def _transaction(ctx: WriteContext) -> Iterator[None]:
+    """One write transaction: commit at the end, roll back on anything, translate DB errors."""
+    session = ctx.session
+    session.rollback()  # end whatever read-only transaction this request had begun
+    try:
+        if ctx.catalog.dialect == "sqlite":
+            # Take SQLite's write lock now, so the row read for the fingerprint check cannot
+            # change before the write (SQLite has no SELECT ... FOR UPDATE).
+            session.connection().exec_driver_sql("BEGIN IMMEDIATE")
+        yield
+        session.commit()
+    except DBAPIError as exc:
+        session.rollback()
+        if timeouts.is_timeout(exc) or exc.connection_invalidated:
+            raise
+        raise translate(exc, ctx) from None
+    except StaleDataError:
+        session.rollback()
+        raise Conflict(
+            "Someone else changed or deleted this row while it was being saved.", None, None
+        ) from None
+    except StatementError as exc:  # a value the driver or type could not send
+        session.rollback()
+        message = f"A value could not be sent to the database: {exc.orig}"
+        raise WriteFailed(message, status=400) from None
+    except BaseException:
+        session.rollback()
+        raise
+
+
+def _context(
+    session: Session,
+    catalog: Catalog,
+    entity: Entity,
+    values: dict[str, Any],
+    action: str,
+    identity: tuple[Any, ...] | None = None,
+) -> WriteContext:
+    mapper: Mapper[Any] = inspect(entity.mapped_class)
+    return WriteContext(session, catalog, entity, list(mapper.tables), values, action, identity)
+
+
+def _same(current: Any, new: Any) -> bool:
+    if current is None or new is None:
+        return current is new
+    if type(current) is not type(new) and not (
+        isinstance(current, (int, float, decimal.Decimal))
+        and isinstance(new, (int, float, decimal.Decimal))
+    ):
+        return False
+    try:
+        return bool(current == new)
+    except (TypeError, ValueError):
+        return False
+
+
+def _assign(entity: Entity, obj: Any, values: dict[str, Any]) -> None:
+    for key, value in values.items():
+        if value is None and isinstance(entity.columns[key].type, JSON):
+            value = null()  # SQL NULL, not the JSON document 'null'
+        setattr(obj, key, value)
+
+
+def create(
+    session: Session,
+    catalog: Catalog,
+    entity: Entity,
+    values: dict[str, Any],
+    related: dict[str, list[str]] | None = None,
+) -> str:
+    """Insert a row; return its identity (for the redirect to its page)."""
+    ctx = _context(session, catalog, entity, values, "create")
+    with _transaction(ctx):
+        obj = entity.mapped_class()  # type: ignore[misc]
+        _assign(entity, obj, values)
+        session.add(obj)
+        session.flush()
+        _apply_related(session, catalog, entity, obj, related or {})
+        session.flush()
+        identity = inspect(obj).identity
+    assert identity is not None
+    return encode_identity(entity, identity)
+
+
+def update(
+    session: Session,
+    catalog: Catalog,
+    entity: Entity,
+    identity_text: str,
+    expected: str,
+    values: dict[str, Any],
+    related: dict[str, list[str]] | None = None,
+) -> str:
+    """Update a row unless it changed since ``expected`` was taken; return its new identity."""
+    identity = decode_identity(entity, identity_text)
+    ctx = _context(session, catalog, entity, values, "update", identity)
+    with _transaction(ctx):
+        obj = _get(session, entity, identity, lock=True)
+        if obj is None:
+            raise Conflict(
+                "This row was deleted by someone else after the form was loaded.", None, None
+            )
+        current = fingerprint(entity, obj)
+        if current != expected:
+            raise Conflict(
+                "Someone else changed this row after the form was loaded. "
+                "Their values are shown beside yours; save again to apply yours.",
+                row_values(entity, obj),
+                current,
+            )
+        # Only what differs is written: a value the database reads back ambiguously (JSON
+        # null and SQL NULL both read as None) is left exactly as it is when untouched.
+        _assign(entity, obj, {k: v for k, v in values.items() if not _same(getattr(obj, k), v)})
+        session.flush()
+        _apply_related(session, catalog, entity, obj, related or {})
+        session.flush()
+        new_identity = inspect(obj).identity
+    assert new_identity is not None
+    return encode_identity(entity, new_identity)
+
+
+def delete(
+    session: Session, catalog: Catalog, entity: Entity, identity_text: str, expected: str | None
+) -> None:
+    """Delete one row, unless it changed since the confirmation page showed it."""
+    identity = decode_identity(entity, identity_text)
+    ctx = _context(session, catalog, entity, {}, "delete", identity)
+    with _transaction(ctx):
+        obj = _get(session, entity, identity, lock=True)
+        if obj is None:
+            raise Conflict("This row had already been deleted by someone else.", None, None)
+        if expected is not None:
+            current = fingerprint(entity, obj)
+            if current != expected:
+                raise Conflict(
+                    "Someone else changed this row after the confirmation was shown; "
+                    "nothing was deleted. Check the current values and confirm again.",
+                    row_values(entity, obj),
+                    current,
+                )
+        _delete_objects(session, [obj])
+
+
+def bulk_delete(
+    session: Session, catalog: Catalog, entity: Entity, identity_texts: list[str]
+) -> int:
+    """Delete the given rows in one transaction; all of them, or none."""
+    identities = [decode_identity(entity, t) for t in dict.fromkeys(identity_texts)]
+    ctx = _context(session, catalog, entity, {}, "delete")
+    with _transaction(ctx):
+        objs = []
+        missing = []
+        for identity_text, identity in zip(dict.fromkeys(identity_texts), identities):
+            obj = _get(session, entity, identity, lock=True)
+            if obj is None:
+                missing.append(identity_text)
+            else:
+                objs.append(obj)
+        if missing:
+            raise Conflict(
+                f"{len(missing)} of the {len(identities)} selected rows no longer exist; "
+                "nothing was deleted.",
+                None,
+                None,
+            )
+        _delete_objects(session, objs)
+    return len(identities)
+
+
+def _delete_objects(session: Session, objs: list[Any]) -> None:
+    """DELETE each row from every table of its class, most derived table first."""
+    groups: dict[Mapper[Any], list[Any]] = {}
+    for obj in objs:
+        groups.setdefault(inspect(obj).mapper, []).append(obj)
+    for mapper, members in groups.items():
+        for table in reversed(sort_tables(mapper.tables)):  # subclass tables first
+            pk = list(table.primary_key.columns)
+            rows = [
+                tuple(getattr(o, mapper.get_property_by_column(c).key) for c in pk) for o in members
+            ]
+            for chunk in _chunks(rows, 500):
+                condition = (
+                    pk[0].in_([r[0] for r in chunk])
+                    if len(pk) == 1
+                    else or_(*[and_(*[c == v for c, v in zip(pk, r)]) for r in chunk])
+                )
+                result = session.execute(delete_statement(table).where(condition))
+                if table is mapper.local_table and result.rowcount != len(chunk):
+                    raise Conflict(
+                        "Some of these rows were deleted by someone else meanwhile; "
+                        "nothing was deleted.",
+                        None,
+                        None,
+                    )
+        for obj in members:
+            session.expunge(obj)
+
+
+def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+# --- many-to-many --------------------------------------------------------------------------------
+
+
+def _apply_related(
+    session: Session,
+    catalog: Catalog,
+    entity: Entity,
+    obj: Any,
+    related: dict[str, list[str]],
+) -> None:
+    """Make each many-to-many relation hold exactly the chosen rows."""
+    for name, identity_texts in related.items():
+        relation = entity.relations[name]
+        target = catalog.entities[relation.target]
+        prop = relation.attribute.property
+        targets = []
+        for text in identity_texts:
+            try:
+                identity = keys.decode_identity(
+                    text, [target.columns[k] for k in target.primary_key]
+                )
+            except keys.MalformedKey:
+                identity = None
+            found = (
+                session.get(target.mapped_class, identity)  # type: ignore[arg-type]
+                if identity is not None
+                else None
+            )
+            if found is None:
+                message = f"No row {text!r} in {target.name}."
+                raise WriteFailed(message, {f"_related:{name}": [Problem(message)]}, status=409)
+            targets.append(found)
+        if not prop.viewonly:
+            # The user's model owns this relationship: let the ORM write the link rows.
+            current = getattr(obj, prop.key)
+            setattr(obj, prop.key, set(targets) if isinstance(current, set) else targets)
+            continue
+        _write_link_table(session, obj, prop, targets)
+
+
+def _write_link_table(session: Session, obj: Any, prop: Any, targets: list[Any]) -> None:
+    secondary: Table = prop.secondary
+    parent_mapper: Mapper[Any] = inspect(obj).mapper
+    parent = {
+        link_col: getattr(obj, parent_mapper.get_property_by_column(col).key)
+        for col, link_col in prop.synchronize_pairs
+    }
+    target_pairs = list(prop.secondary_synchronize_pairs)
+    link_cols = [link_col for _, link_col in target_pairs]
+    wanted = {
+        tuple(
+            getattr(t, inspect(t).mapper.get_property_by_column(col).key) for col, _ in target_pairs
+        )
+        for t in targets
+    }
+    where_parent = and_(*[c == v for c, v in parent.items()])
+    have = {tuple(row) for row in session.execute(select(*link_cols).where(where_parent))}
+    gone = have - wanted
+    if gone:
+        match = (
+            link_cols[0].in_([g[0] for g in gone])
+            if len(link_cols) == 1
+            else tuple_(*link_cols).in_(list(gone))
+        )
+        session.execute(delete_statement(secondary).where(where_parent, match))
+    added = wanted - have
+    if added:
+        session.execute(
+            insert(secondary),
+            [
+                {
+                    **{c.key: v for c, v in parent.items()},
+                    **dict(zip([c.key for c in link_cols], t)),
+                }
+                for t in sorted(added, key=repr)
+            ],
+        )
