@@ -1,8 +1,8 @@
 """Choose how a row of an entity is named when another table points at it.
 
 A model's own ``__str__`` wins; otherwise a "sensible" text column: a conventional name
-(name, title, ...), a first/last name pair, a column ending in "name", then the first short
-text column. Only ever a choice among the entity's reflected columns.
+(name, title, ...), a first/last name pair, or a column ending in "name" or "title"; otherwise
+none, and the row's key serves. Only ever a choice among the entity's reflected columns.
 """
 
 from __future__ import annotations
@@ -42,10 +42,8 @@ def choose_label_keys(columns: dict[str, Column]) -> list[str]:
     if first and last:
         return [first, last]
     for column in text:
-        if _norm(column.name).endswith("name"):
+        if _norm(column.name).endswith(("name", "title")):
             return [column.key]
-    for column in text:
-        length = getattr(column.type, "length", None)
-        if length is not None and length <= 255:
-            return [column.key]
+    # No column that names the row (an invoice's first text column is its billing address):
+    # the key itself is the clearer label.
     return []
