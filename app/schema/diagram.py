@@ -217,20 +217,53 @@ def _sugiyama(
 ) -> tuple[list[tuple[float, int]], dict[tuple[int, int], list[list[float]]]]:
     """Lay out a directed graph in layers: (x, layer) per vertex and bend points per edge.
 
+    Each weakly connected component is laid out on its own and the components are set side by
+    side, left to right. igraph 1.0's Sugiyama layout reads past the end of an array when the
+    graph it is given has more than one component and an edge that spans more than one layer
+    (so igraph adds a dummy vertex): an invalid read that now and then kills the process with
+    a segfault. Given a connected graph, it does not. Loops and repeated edges are left out of
+    the layout (a pair of tables gets one route; self-references are drawn apart).
+    """
+    unique = sorted({pair for pair in pairs if pair[0] != pair[1]})
+    graph = igraph.Graph(n=n, edges=unique, directed=True)
+    coords: list[tuple[float, int]] = [(0.0, 0)] * n
+    routes: dict[tuple[int, int], list[list[float]]] = {pair: [] for pair in pairs}
+    left = 0.0
+    for members in graph.connected_components(mode="weak"):
+        local = {v: i for i, v in enumerate(members)}
+        edges = [(local[a], local[b]) for a, b in unique if a in local]
+        xs, layers, bends = _sugiyama_connected(len(members), edges)
+        all_xs = xs + [x for points in bends.values() for x, _y in points]
+        shift = left - min(all_xs)
+        for v, i in local.items():
+            coords[v] = (xs[i] + shift, layers[i])
+        for (a, b), points in bends.items():
+            routes[(members[a], members[b])] = [[x + shift, y] for x, y in points]
+        left = max(all_xs) + shift + 1
+    return coords, routes
+
+
+def _sugiyama_connected(
+    n: int, edges: list[tuple[int, int]]
+) -> tuple[list[float], list[int], dict[tuple[int, int], list[list[float]]]]:
+    """Lay out one connected graph without loops or parallel edges: x and layer per vertex
+    and the bend points of each edge.
+
     igraph does all the layout work, in two passes. The first assigns layers (cycles broken by
     a feedback arc set, then longest-path layering). The second lays out the graph with every
     edge that crosses layers split by one dummy vertex per layer crossed, with those layers
     given, so igraph orders and places the dummies together with the tables and every edge
     spans one layer. (igraph 1.0's own ``edge_routing`` result is not used: it comes back
-    scrambled, and parallel edges crash it, so edges are deduplicated before both passes.)
+    scrambled.) The second graph may fall apart into components (an edge inside one layer is
+    left out of it), but igraph adds no dummy vertex to it, so the bug in ``_sugiyama``'s
+    docstring cannot occur there either.
     """
-    unique = sorted({pair for pair in pairs if pair[0] != pair[1]})
-    first = igraph.Graph(n=n, edges=unique, directed=True).layout_sugiyama(maxiter=1)
+    first = igraph.Graph(n=n, edges=edges, directed=True).layout_sugiyama(maxiter=1)
     layer = [round(y) for _x, y in first.coords]
     ext_layers = list(layer)
     ext_edges: list[tuple[int, int]] = []
     chains: dict[tuple[int, int], list[int]] = {}
-    for a, b in unique:
+    for a, b in edges:
         low, high = (a, b) if layer[a] <= layer[b] else (b, a)
         chain: list[int] = []
         previous = low
@@ -247,12 +280,8 @@ def _sugiyama(
         layers=ext_layers, maxiter=200
     )
     xs = [x for x, _y in second.coords]
-    routes = {
-        pair: [[xs[d], float(ext_layers[d])] for d in chain] for pair, chain in chains.items()
-    }
-    for pair in pairs:
-        routes.setdefault(pair, [])
-    return [(xs[i], layer[i]) for i in range(n)], routes
+    bends = {pair: [[xs[d], float(ext_layers[d])] for d in chain] for pair, chain in chains.items()}
+    return xs[:n], layer, bends
 
 
 def _route(
