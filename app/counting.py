@@ -76,6 +76,27 @@ def table_estimates(session: Session, catalog: Catalog) -> dict[str, int]:
     return result
 
 
+def table_estimate(session: Session, catalog: Catalog, entity: Entity) -> int | None:
+    """The database's own row estimate for one entity (one indexed catalog lookup), if any."""
+    dialect = catalog.dialect
+    if dialect == "postgresql":
+        sql = (
+            "SELECT c.reltuples::bigint FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = :schema AND c.relname = :name AND c.relkind IN ('r', 'm', 'p')"
+        )
+    elif dialect in ("mysql", "mariadb"):
+        sql = (
+            "SELECT table_rows FROM information_schema.tables "
+            "WHERE table_schema = :schema AND table_name = :name"
+        )
+    else:
+        return None
+    schema = entity.schema or catalog.default_schema
+    n = session.execute(text(sql), {"schema": schema, "name": entity.table_name}).scalar()
+    return int(n) if n is not None and n >= 0 else None
+
+
 def entity_count(session: Session, entity: Entity, estimate: int | None, cap: int) -> Count:
     """Exact when small, else the estimate (or "cap+" when the database keeps none)."""
     if estimate is not None and estimate > cap * 2:

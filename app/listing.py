@@ -22,7 +22,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from . import keys
 from .catalog.model import Catalog, Column, Entity, Relation
 from .catalog.types import ORDERABLE
-from .counting import Count, capped_count, table_estimates
+from .counting import Count, capped_count, table_estimate
 from .errors import BadRequest, NotFound
 from .filters import Filter, FilterError, combine, make_filter, search_condition
 from .values import check_text, from_text, to_text
@@ -382,11 +382,17 @@ def _cursor_after(
 def list_count(
     session: Session, catalog: Catalog, entity: Entity, query: ListQuery, cap: int
 ) -> Count:
-    """The count for a list page: capped, or the table estimate when nothing narrows it."""
+    """The count for a list page: capped, or the table estimate when nothing narrows it.
+
+    For a whole table the database's estimate comes first (one indexed catalog lookup): when
+    it is well above the cap, as the home page decides, no rows are read to count them.
+    """
+    estimate = None if query.where_parts else table_estimate(session, catalog, entity)
+    if estimate is not None and estimate > cap * 2:
+        return Count(estimate, exact=False, estimated=True)
     via_parent = load_via_parent(session, query.via) if query.via else None
     stmt = base_select(entity, [literal(1)]).where(where_clause(entity, query, via_parent))
     count = capped_count(session, stmt, cap)
     if count.exact or query.where_parts:
         return count
-    estimate = table_estimates(session, catalog).get(entity.name)
     return Count(estimate, exact=False, estimated=True) if estimate and estimate > cap else count
