@@ -348,3 +348,68 @@ def read() -> Callable[[Any], Page]:
         return Page(html)
 
     return parse
+
+
+# --- headless Chromium -------------------------------------------------------------------------
+
+CHROMIUM = os.environ.get("ROWBOAT_CHROMIUM", "/usr/bin/chromium")
+# This machine has no internet: without these flags Chromium keeps trying to reach Google.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """One headless Chromium (Debian's) for every browser test, driven by Playwright."""
+    if not os.path.exists(CHROMIUM):
+        message = f"{CHROMIUM} is missing (Debian package 'chromium')"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture(scope="session")
+def shots(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """Where screenshots go: $ROWBOAT_SCREENSHOTS, or a temporary folder (never the repo)."""
+    from pathlib import Path
+
+    configured = os.environ.get("ROWBOAT_SCREENSHOTS")
+    if configured:
+        path = Path(configured)
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+    return tmp_path_factory.mktemp("screenshots")
+
+
+@contextmanager
+def serving(application: Flask) -> Iterator[str]:
+    """Serve ``application`` on a free port of 127.0.0.1 in a thread; yield its base URL."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, application, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="rowboat-test-server")
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        server.server_close()
+        for database in application.extensions["rowboat.databases"].values():
+            database.engine.dispose()

@@ -11,9 +11,7 @@ Screenshots of each step go to $ROWBOAT_SCREENSHOTS, or to a pytest temporary di
 
 from __future__ import annotations
 
-import os
 import sqlite3
-import threading
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -21,20 +19,10 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
+from conftest import serving
 
 from app import create_app
 from app.demo.build import HTML_TITLE, LONG_TITLE
-from app.engines import databases_of
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 pytestmark = pytest.mark.browser
 
@@ -64,51 +52,13 @@ class Served:
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    from werkzeug.serving import make_server
-
     demo_path = tmp_path_factory.mktemp("browser-demo") / "demo.sqlite"
     with pytest.MonkeyPatch.context() as mp:
         for name in ("DATABASE_URL", "ROWBOAT_DATABASES", "ROWBOAT_MODELS"):
             mp.delenv(name, raising=False)
         app = create_app({"DEMO_PATH": str(demo_path)})
-        server = make_server("127.0.0.1", 0, app, threaded=True)
-        thread = threading.Thread(target=server.serve_forever, name="rowboat-test-server")
-        thread.start()
-        try:
-            yield Served(f"http://127.0.0.1:{server.server_port}", demo_path)
-        finally:
-            server.shutdown()
-            thread.join(timeout=10)
-            server.server_close()
-            for database in databases_of(app).values():
-                database.engine.dispose()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not os.path.exists(CHROMIUM):
-        message = f"{CHROMIUM} is missing (Debian package 'chromium')"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
-@pytest.fixture(scope="module")
-def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    configured = os.environ.get("ROWBOAT_SCREENSHOTS")
-    if configured:
-        path = Path(configured)
-        path.mkdir(parents=True, exist_ok=True)
-        return path
-    return tmp_path_factory.mktemp("screenshots")
+        with serving(app) as base:
+            yield Served(base, demo_path)
 
 
 class Watch:

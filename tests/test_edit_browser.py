@@ -5,36 +5,22 @@ directory; the page is watched for console errors, failed requests and dialogs."
 
 from __future__ import annotations
 
-import os
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import serving
 from sqlalchemy import create_engine
 from test_edit_support import kinds, metadata, parent, refill
 
 from app import create_app
-from app.engines import databases_of
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
-    from werkzeug.serving import make_server
-
     directory = tmp_path_factory.mktemp("edit-browser")
     url = f"sqlite:///{directory / 'edit.sqlite'}"
     engine = create_engine(url)
@@ -49,44 +35,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]
         app = create_app(
             {"DATABASES": {"w": {"url": url}}, "DEMO_PATH": str(directory / "demo.sqlite")}
         )
-        server = make_server("127.0.0.1", 0, app, threaded=True)
-        thread = threading.Thread(target=server.serve_forever, name="rowboat-edit-server")
-        thread.start()
-        try:
-            yield f"http://127.0.0.1:{server.server_port}", url
-        finally:
-            server.shutdown()
-            thread.join(timeout=10)
-            server.server_close()
-            for database in databases_of(app).values():
-                database.engine.dispose()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not os.path.exists(CHROMIUM):
-        message = f"{CHROMIUM} is missing (Debian package 'chromium')"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
-@pytest.fixture(scope="module")
-def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    configured = os.environ.get("ROWBOAT_SCREENSHOTS")
-    if configured:
-        path = Path(configured)
-        path.mkdir(parents=True, exist_ok=True)
-        return path
-    return tmp_path_factory.mktemp("edit-screenshots")
+        with serving(app) as base:
+            yield base, url
 
 
 class Watch:

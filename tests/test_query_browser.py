@@ -9,34 +9,21 @@ $ROWBOAT_SCREENSHOTS, or to a pytest temporary directory.
 
 from __future__ import annotations
 
-import os
-import threading
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import serving
 from sqlalchemy import create_engine
 from test_query_support import CUSTOMERS, ORDERS, create_query_schema, make_query_app
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
 def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    from werkzeug.serving import make_server
-
     folder = tmp_path_factory.mktemp("query-browser")
     url = f"sqlite:///{folder / 'shop.sqlite'}"
     engine = create_engine(url)
@@ -46,37 +33,8 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         for name in ("DATABASE_URL", "ROWBOAT_DATABASES", "ROWBOAT_MODELS"):
             mp.delenv(name, raising=False)
         app = make_query_app(url, folder)
-        server = make_server("127.0.0.1", 0, app, threaded=True)
-        thread = threading.Thread(target=server.serve_forever, name="query-browser-server")
-        thread.start()
-        try:
-            yield f"http://127.0.0.1:{server.server_port}"
-        finally:
-            server.shutdown()
-            thread.join()
-            for database in app.extensions["rowboat.databases"].values():
-                database.engine.dispose()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not os.path.exists(CHROMIUM):
-        pytest.skip("Chromium is not installed at /usr/bin/chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
-@pytest.fixture
-def shots(tmp_path: Path) -> Path:
-    folder = Path(os.environ.get("ROWBOAT_SCREENSHOTS") or tmp_path)
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+        with serving(app) as base:
+            yield base
 
 
 def _watched_page(browser: Any, problems: list[str]) -> Any:

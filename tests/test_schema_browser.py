@@ -8,27 +8,16 @@ pytest temporary directory.
 
 from __future__ import annotations
 
-import os
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import serving
 from flask import Flask
 from test_schema_support import TABLES
 
 from app.keys import entity_segment
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 pytestmark = pytest.mark.browser
 
@@ -36,50 +25,14 @@ pytestmark = pytest.mark.browser
 pytest_plugins = ["test_schema_support"]
 
 
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Any]:
-    if not os.path.exists(CHROMIUM):
-        message = f"{CHROMIUM} is missing (Debian package 'chromium')"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
-@pytest.fixture(scope="module")
-def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    configured = os.environ.get("ROWBOAT_SCREENSHOTS")
-    if configured:
-        path = Path(configured)
-        path.mkdir(parents=True, exist_ok=True)
-        return path
-    return tmp_path_factory.mktemp("schema-screenshots")
-
-
 @pytest.fixture
 def base_url(schema_app: Flask) -> Iterator[str]:
-    from werkzeug.serving import make_server
-
-    server = make_server("127.0.0.1", 0, schema_app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="rowboat-schema-server")
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
+    with serving(schema_app) as base:
+        yield base
 
 
-def open_page(chromium: Any, base_url: str, problems: list[str]) -> Any:
-    page = chromium.new_page(viewport={"width": 1280, "height": 900})
+def open_page(browser: Any, base_url: str, problems: list[str]) -> Any:
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
     page.on("console", lambda m: m.type in ("error", "warning") and problems.append(m.text))
     page.on("pageerror", lambda exc: problems.append(str(exc)))
     page.on(
@@ -90,10 +43,10 @@ def open_page(chromium: Any, base_url: str, problems: list[str]) -> Any:
 
 
 def test_diagram_renders_and_boxes_open_their_tables(
-    chromium: Any, base_url: str, shots: Path, schema_engine_name: str
+    browser: Any, base_url: str, shots: Path, schema_engine_name: str
 ) -> None:
     problems: list[str] = []
-    page = open_page(chromium, base_url, problems)
+    page = open_page(browser, base_url, problems)
     page.goto(base_url + "/s/-/diagram")
     svg = page.locator("svg.erd")
     svg.wait_for(state="visible")
@@ -155,9 +108,9 @@ def test_diagram_renders_and_boxes_open_their_tables(
     page.close()
 
 
-def test_schema_search_filters_as_you_type(chromium: Any, base_url: str, shots: Path) -> None:
+def test_schema_search_filters_as_you_type(browser: Any, base_url: str, shots: Path) -> None:
     problems: list[str] = []
-    page = open_page(chromium, base_url, problems)
+    page = open_page(browser, base_url, problems)
     page.goto(base_url + "/s/-/schema")
     visible = page.locator("table.schema-tables tbody tr:visible")
     total = visible.count()
