@@ -47,6 +47,13 @@ SETTINGS: tuple[Setting, ...] = (
         float,
         "Seconds any one statement may run before the database cancels it.",
     ),
+    Setting(
+        "SLOW_PAGE",
+        1.0,
+        float,
+        "A list page whose query takes longer than this many seconds says so and names the "
+        "sort or filter columns that lack an index.",
+    ),
     Setting("POOL_SIZE", 5, int, "Connections kept open per database (not used for SQLite files)."),
     Setting("MAX_OVERFLOW", 10, int, "Extra connections allowed per database under load."),
     Setting("POOL_TIMEOUT", 10.0, float, "Seconds a request waits for a free connection."),

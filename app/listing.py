@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -324,13 +325,16 @@ class Page:
     next_cursor: str | None
     prev_cursor: str | None
     order: list[Column]
+    seconds: float = 0.0  # how long the page query took
 
 
 def fetch_page(session: Session, entity: Entity, query: ListQuery, dialect: str) -> Page:
     """Run the page query and work out the cursors for the pages around it."""
     via_parent = load_via_parent(session, query.via) if query.via else None
     stmt = page_select(entity, query, dialect, via_parent)
+    started = time.perf_counter()
     rows = [dict(row._mapping) for row in session.execute(stmt)]
+    seconds = time.perf_counter() - started
     more = len(rows) > query.size
     rows = rows[: query.size]
     backwards = query.last or (query.cursor is not None and query.cursor.backwards)
@@ -345,6 +349,7 @@ def fetch_page(session: Session, entity: Entity, query: ListQuery, dialect: str)
         next_cursor=_cursor_after(rows, order, entity, query, True) if has_next else None,
         prev_cursor=_cursor_after(rows, order, entity, query, False) if has_prev else None,
         order=order,
+        seconds=seconds,
     )
 
 
@@ -396,3 +401,35 @@ def list_count(
     if count.exact or query.where_parts:
         return count
     return Count(estimate, exact=False, estimated=True) if estimate and estimate > cap else count
+
+
+def slow_page_advice(entity: Entity, query: ListQuery, page: Page, threshold: float) -> str | None:
+    """Say that a page was slow, and which of its sort and filter columns have no index.
+
+    Sorting or filtering on a column without an index reads the whole table; on a big table
+    that is what makes a page slow, and an index is the cure the user can act on.
+    """
+    if page.seconds < threshold:
+        return None
+    used = ([query.sort] if query.sort is not None else []) + [f.column for f in query.filters]
+    unindexed = sorted({c.name for c in used if not c.computed} - indexed_columns(entity))
+    message = f"This page's query took {page.seconds:.1f} s."
+    if unindexed:
+        names = ", ".join(unindexed)
+        message += (
+            f" No index that the dashboard knows of starts with {names}: one would make it fast."
+        )
+    elif query.search:
+        message += " Searching every text column reads the whole table; a column filter is faster."
+    return message
+
+
+def indexed_columns(entity: Entity) -> set[str]:
+    """Names of the columns that lead an index (or the primary key) of the entity's table."""
+    table = getattr(entity.selectable, "indexes", None) and entity.selectable
+    if table is None:
+        return set()
+    names = {index.columns.values()[0].name for index in table.indexes if index.columns}
+    if table.primary_key.columns:
+        names.add(table.primary_key.columns.values()[0].name)
+    return names
