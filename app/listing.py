@@ -413,7 +413,7 @@ def slow_page_advice(entity: Entity, query: ListQuery, page: Page, threshold: fl
         return None
     used = ([query.sort] if query.sort is not None else []) + [f.column for f in query.filters]
     unindexed = sorted({c.name for c in used if not c.computed} - indexed_columns(entity))
-    message = f"This page's query took {page.seconds:.1f} s."
+    message = f"Its query took {page.seconds:.2f} s."
     if unindexed:
         names = ", ".join(unindexed)
         message += (
