@@ -28,12 +28,13 @@ from werkzeug.datastructures import CombinedMultiDict
 
 from .. import keys, urls, writes
 from ..catalog.model import Entity
-from ..engines import Database, databases_of, session_for
+from ..engines import Database, session_for
 from ..errors import BadRequest, NotFound
 from ..forms import form_spec, html_name
 from ..forms.builder import FormSpec
 from ..labels import refs_where
 from ..values import to_text
+from .lookup import database_named, entity_at
 
 bp = Blueprint("edit", __name__)
 
@@ -108,28 +109,9 @@ def _template_helpers(state: Any) -> None:
 # --- lookups ------------------------------------------------------------------------------------
 
 
-def _database(name: str) -> Database:
-    database = databases_of(current_app).get(name)
-    if database is None:
-        raise NotFound(f"no database is called {name!r}")
-    return database
-
-
-def _entity(database: Database, segment: str) -> Entity:
-    try:
-        schema, table = keys.parse_entity_segment(segment)
-    except keys.MalformedKey as exc:
-        raise NotFound(str(exc)) from None
-    name = f"{schema}.{table}" if schema else table
-    entity = database.catalog.entities.get(name)
-    if entity is None:
-        raise NotFound(f"database {database.name!r} has no table or view {name!r}")
-    return entity
-
-
 def _writable(db: str, table: str) -> tuple[Database, Entity]:
-    database = _database(db)
-    entity = _entity(database, table)
+    database = database_named(db)
+    entity = entity_at(database, table)
     writes.check_writable(database, entity)
     return database, entity
 
@@ -395,8 +377,8 @@ def bulk_delete(db: str, table: str) -> Any:
 
 @bp.get("/<db>/<table>/-/lookup.json")
 def lookup(db: str, table: str) -> Any:
-    database = _database(db)
-    entity = _entity(database, table)
+    database = database_named(db)
+    entity = entity_at(database, table)
     # The value searched and returned: a key column (the results carry the full identity too).
     column = request.args.get("_column") or (entity.primary_key[0] if entity.primary_key else "")
     if (
@@ -413,8 +395,8 @@ def lookup(db: str, table: str) -> Any:
 
 @bp.get("/<db>/<table>/<key>/-/download/<column>")
 def download(db: str, table: str, key: str, column: str) -> Any:
-    database = _database(db)
-    entity = _entity(database, table)
+    database = database_named(db)
+    entity = entity_at(database, table)
     try:
         column_key = keys.decode(column)
     except keys.MalformedKey as exc:
