@@ -8,9 +8,10 @@ and fails the run on CI (``CI=true``), where a silent skip would hide a broken s
 
 from __future__ import annotations
 
+import collections
 import os
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, ExitStack, contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Any
@@ -53,60 +54,99 @@ def _admin_engine(engine_name: str) -> Engine:
     return engine
 
 
-def _recreate_server_database(engine_name: str) -> str:
-    """Drop and create the test database; return its URL."""
+def _recreate_server_database(engine_name: str, name: str) -> str:
+    """Drop and create the database ``name``; return its URL."""
     admin = _admin_engine(engine_name)
     try:
         with admin.connect() as connection:
             if engine_name == "postgresql":
-                connection.execute(text(f"DROP DATABASE IF EXISTS {TEST_DATABASE} WITH (FORCE)"))
-                connection.execute(text(f"CREATE DATABASE {TEST_DATABASE} ENCODING 'UTF8'"))
+                connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                connection.execute(text(f"CREATE DATABASE {name} ENCODING 'UTF8'"))
             else:
-                connection.execute(text(f"DROP DATABASE IF EXISTS {TEST_DATABASE}"))
-                connection.execute(text(f"CREATE DATABASE {TEST_DATABASE} CHARACTER SET utf8mb4"))
+                connection.execute(text(f"DROP DATABASE IF EXISTS {name}"))
+                connection.execute(text(f"CREATE DATABASE {name} CHARACTER SET utf8mb4"))
     finally:
         admin.dispose()
     return (
-        make_url(ADMIN_URLS[engine_name])
-        .set(database=TEST_DATABASE)
-        .render_as_string(hide_password=False)
+        make_url(ADMIN_URLS[engine_name]).set(database=name).render_as_string(hide_password=False)
     )
 
 
-def _drop_server_database(engine_name: str) -> None:
+def _drop_server_database(engine_name: str, name: str) -> None:
     admin = _admin_engine(engine_name)
     try:
         with admin.connect() as connection:
             force = " WITH (FORCE)" if engine_name == "postgresql" else ""
-            connection.execute(text(f"DROP DATABASE IF EXISTS {TEST_DATABASE}{force}"))
+            connection.execute(text(f"DROP DATABASE IF EXISTS {name}{force}"))
     finally:
         admin.dispose()
 
 
+_HELD: collections.Counter[tuple[str, str]] = collections.Counter()
+
+
 @contextmanager
-def _exclusive(engine_name: str) -> Iterator[None]:
+def _exclusive(engine_name: str, name: str) -> Iterator[None]:
     """Hold a server-wide lock named after the test database while a run uses it.
 
     Two runs on one machine (a developer's and an editor's, say) would otherwise drop the
-    database under each other; with the lock the second waits for the first to finish.
+    database under each other; with the lock the second waits for the first to finish. Within
+    one run the lock is taken once: test modules that import a session fixture each hold their
+    own instance of it, and the second must not wait for the first.
     """
+    key = (engine_name, name)
+    if _HELD[key]:
+        _HELD[key] += 1
+        try:
+            yield
+        finally:
+            _HELD[key] -= 1
+        return
     admin = _admin_engine(engine_name)
     try:
         with admin.connect() as connection:
             if engine_name == "postgresql":
                 connection.execute(text("SET lock_timeout = '15min'"))
-                connection.execute(
-                    text("SELECT pg_advisory_lock(hashtext(:name))"), {"name": TEST_DATABASE}
-                )
+                connection.execute(text("SELECT pg_advisory_lock(hashtext(:name))"), {"name": name})
             else:
                 got = connection.execute(
-                    text("SELECT GET_LOCK(:name, 900)"), {"name": TEST_DATABASE}
+                    text("SELECT GET_LOCK(:name, 900)"), {"name": name}
                 ).scalar()
                 if got != 1:
-                    pytest.fail(f"another test run kept {TEST_DATABASE} on {engine_name} busy")
-            yield  # the lock goes with the connection, closed by dispose() below
+                    pytest.fail(f"another test run kept {name} on {engine_name} busy")
+            _HELD[key] = 1
+            try:
+                yield  # the lock goes with the connection, closed by dispose() below
+            finally:
+                _HELD[key] = 0
     finally:
         admin.dispose()
+
+
+@contextmanager
+def fresh_database(
+    engine_name: str, name: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """An empty database called ``name`` (a file on SQLite); yields its URL, drops it after.
+
+    On a server the database is held under a server-wide lock for the whole run, so two test
+    runs on one machine take turns instead of dropping it under each other.
+    """
+    if engine_name == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp(name) / (name + '.sqlite')}"
+        return
+    with _exclusive(engine_name, name):
+        url = _recreate_server_database(engine_name, name)
+        try:
+            yield url
+        finally:
+            _drop_server_database(engine_name, name)
+
+
+def engine_of(url: str) -> str:
+    """Which engine a URL points at: "sqlite", "postgresql" or "mariadb"."""
+    backend = make_url(url).get_backend_name()
+    return "mariadb" if backend == "mysql" else backend
 
 
 @pytest.fixture(scope="session", params=ENGINES)
@@ -114,14 +154,7 @@ def edge_url(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     """The URL of a fresh database holding the edge-case schema, once per engine."""
-    engine_name: str = request.param
-    with ExitStack() as stack:
-        if engine_name == "sqlite":
-            url = f"sqlite:///{tmp_path_factory.mktemp('edge') / 'edge.sqlite'}"
-        else:
-            stack.enter_context(_exclusive(engine_name))
-            url = _recreate_server_database(engine_name)
-            stack.callback(_drop_server_database, engine_name)
+    with fresh_database(request.param, TEST_DATABASE, tmp_path_factory) as url:
         engine = create_engine(url)
         try:
             create_edge_schema(engine)
@@ -133,8 +166,7 @@ def edge_url(
 @pytest.fixture
 def engine_name(edge_url: str) -> str:
     """Which engine this test runs on: "sqlite", "postgresql" or "mariadb"."""
-    backend = make_url(edge_url).get_backend_name()
-    return "mariadb" if backend == "mysql" else backend
+    return engine_of(edge_url)
 
 
 @pytest.fixture

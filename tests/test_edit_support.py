@@ -13,14 +13,13 @@ own beyond a check that the schema loads.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import uuid
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from conftest import ADMIN_URLS, ENGINES, ENV_TO_CLEAR, Node, Page
+from conftest import ENGINES, ENV_TO_CLEAR, Node, Page, engine_of, fresh_database
 from flask import Flask
 from sqlalchemy import (
     JSON,
@@ -53,8 +52,6 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects import mysql, postgresql
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
 from werkzeug.datastructures import MultiDict
 
 from app import create_app
@@ -274,62 +271,21 @@ def extra_metadata(engine_name: str) -> MetaData | None:
     return {"postgresql": PG_ONLY, "mariadb": MY_ONLY}.get(engine_name)
 
 
-def _unreachable(engine_name: str, exc: BaseException) -> None:
-    message = f"{engine_name} server is unreachable: {getattr(exc, 'orig', exc)}"
-    if os.environ.get("CI") == "true":
-        pytest.fail(message, pytrace=False)
-    pytest.skip(message)
-
-
-def _admin(engine_name: str, statements: list[str]) -> None:
-    engine = create_engine(ADMIN_URLS[engine_name], isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as connection:
-            for statement in statements:
-                connection.execute(text(statement))
-    except OperationalError as exc:
-        _unreachable(engine_name, exc)
-    finally:
-        engine.dispose()
-
-
-def _drop(engine_name: str) -> str:
-    force = " WITH (FORCE)" if engine_name == "postgresql" else ""
-    return f"DROP DATABASE IF EXISTS {EDIT_DATABASE}{force}"
-
-
-def engine_of(url: str) -> str:
-    backend = make_url(url).get_backend_name()
-    return "mariadb" if backend == "mysql" else backend
-
-
 @pytest.fixture(scope="session", params=ENGINES)
 def edit_url(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     """A database holding the write tests' schema, once per engine."""
-    engine_name: str = request.param
-    if engine_name == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('edit') / 'edit.sqlite'}"
-    else:
-        charset = " ENCODING 'UTF8'" if engine_name == "postgresql" else " CHARACTER SET utf8mb4"
-        _admin(engine_name, [_drop(engine_name), f"CREATE DATABASE {EDIT_DATABASE}{charset}"])
-        url = (
-            make_url(ADMIN_URLS[engine_name])
-            .set(database=EDIT_DATABASE)
-            .render_as_string(hide_password=False)
-        )
-    engine = create_engine(url)
-    try:
-        metadata.create_all(engine)
-        extra = extra_metadata(engine_name)
-        if extra is not None:
-            extra.create_all(engine)
-    finally:
-        engine.dispose()
-    yield url
-    if engine_name != "sqlite":
-        _admin(engine_name, [_drop(engine_name)])
+    with fresh_database(request.param, EDIT_DATABASE, tmp_path_factory) as url:
+        engine = create_engine(url)
+        try:
+            metadata.create_all(engine)
+            extra = extra_metadata(request.param)
+            if extra is not None:
+                extra.create_all(engine)
+        finally:
+            engine.dispose()
+        yield url
 
 
 def refill(url: str) -> None:

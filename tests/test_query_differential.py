@@ -17,9 +17,10 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from conftest import engine_of
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_query_support import CUSTOMERS, ORDERS, engine_of, make_query_app, query_url  # noqa: F401
+from test_query_support import CUSTOMERS, ORDERS, make_query_app, query_url  # noqa: F401
 
 from app.querybuilder import spec as specs
 from app.querybuilder.compile import compile_plan

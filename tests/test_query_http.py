@@ -23,7 +23,6 @@ from hypothesis import strategies as st
 from test_query_support import (  # noqa: F401
     CUSTOMERS,
     ORDERS,
-    engine_of,
     make_query_app,
     query_app,
     query_url,

@@ -13,13 +13,13 @@ Other ``test_query_*`` modules import the fixtures from here.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import random
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
 import pytest
+from conftest import ENGINES, fresh_database
 from flask import Flask
 from sqlalchemy import (
     Boolean,
@@ -37,17 +37,10 @@ from sqlalchemy import (
     insert,
     text,
 )
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
 
 from app import create_app
 
-ENGINES = ("sqlite", "postgresql", "mariadb")
 DATABASE = "rowboat_query_test"
-ADMIN_URLS = {
-    "postgresql": "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres",
-    "mariadb": "mysql+pymysql://root@127.0.0.1:3306/mysql",
-}
 
 metadata = MetaData()
 
@@ -144,59 +137,18 @@ def create_query_schema(engine: Engine) -> None:
             connection.execute(insert(table), ROWS[table.name])
 
 
-def unreachable(engine_name: str, exc: BaseException) -> None:
-    message = f"{engine_name} server is unreachable: {getattr(exc, 'orig', exc)}"
-    if os.environ.get("CI") == "true":
-        pytest.fail(message, pytrace=False)
-    pytest.skip(message)
-
-
-def _admin(engine_name: str, statements: list[str]) -> None:
-    engine = create_engine(ADMIN_URLS[engine_name], isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as connection:
-            for statement in statements:
-                connection.execute(text(statement))
-    except OperationalError as exc:
-        unreachable(engine_name, exc)
-    finally:
-        engine.dispose()
-
-
-def _drop_statement(engine_name: str) -> str:
-    force = " WITH (FORCE)" if engine_name == "postgresql" else ""
-    return f"DROP DATABASE IF EXISTS {DATABASE}{force}"
-
-
 @pytest.fixture(scope="session", params=ENGINES)
 def query_url(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     """A fresh database holding the query-builder schema, once per engine."""
-    engine_name: str = request.param
-    if engine_name == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('query') / 'query.sqlite'}"
-    else:
-        charset = "ENCODING 'UTF8'" if engine_name == "postgresql" else "CHARACTER SET utf8mb4"
-        _admin(engine_name, [_drop_statement(engine_name), f"CREATE DATABASE {DATABASE} {charset}"])
-        url = (
-            make_url(ADMIN_URLS[engine_name])
-            .set(database=DATABASE)
-            .render_as_string(hide_password=False)
-        )
-    engine = create_engine(url)
-    try:
-        create_query_schema(engine)
-    finally:
-        engine.dispose()
-    yield url
-    if engine_name != "sqlite":
-        _admin(engine_name, [_drop_statement(engine_name)])
-
-
-def engine_of(url: str) -> str:
-    backend = make_url(url).get_backend_name()
-    return "mariadb" if backend == "mysql" else backend
+    with fresh_database(request.param, DATABASE, tmp_path_factory) as url:
+        engine = create_engine(url)
+        try:
+            create_query_schema(engine)
+        finally:
+            engine.dispose()
+        yield url
 
 
 def make_query_app(url: str, tmp_path: Any, **settings: Any) -> Flask:

@@ -11,12 +11,11 @@ The fixtures here are imported by the ``test_schema_*`` modules; this module has
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from conftest import ADMIN_URLS, ENGINES, ENV_TO_CLEAR
+from conftest import ENGINES, ENV_TO_CLEAR, engine_of, fresh_database
 from flask import Flask
 from sqlalchemy import (
     CheckConstraint,
@@ -34,8 +33,6 @@ from sqlalchemy import (
     create_engine,
     text,
 )
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
 
 from app import create_app
 
@@ -133,73 +130,23 @@ def create_schema(engine: Engine) -> None:
 # --- fixtures ----------------------------------------------------------------------------------
 
 
-def _unreachable(engine_name: str, exc: BaseException) -> None:
-    message = f"{engine_name} server is unreachable: {getattr(exc, 'orig', exc)}"
-    if os.environ.get("CI") == "true":
-        pytest.fail(message, pytrace=False)
-    pytest.skip(message)
-
-
-def _admin(engine_name: str) -> Engine:
-    engine = create_engine(ADMIN_URLS[engine_name], isolation_level="AUTOCOMMIT")
-    try:
-        engine.connect().close()
-    except OperationalError as exc:
-        engine.dispose()
-        _unreachable(engine_name, exc)
-    return engine
-
-
-def _recreate(engine_name: str) -> str:
-    admin = _admin(engine_name)
-    try:
-        with admin.connect() as connection:
-            if engine_name == "postgresql":
-                connection.execute(text(f"DROP DATABASE IF EXISTS {SCHEMA_DATABASE} WITH (FORCE)"))
-                connection.execute(text(f"CREATE DATABASE {SCHEMA_DATABASE} ENCODING 'UTF8'"))
-            else:
-                connection.execute(text(f"DROP DATABASE IF EXISTS {SCHEMA_DATABASE}"))
-                connection.execute(text(f"CREATE DATABASE {SCHEMA_DATABASE} CHARACTER SET utf8mb4"))
-    finally:
-        admin.dispose()
-    url = make_url(ADMIN_URLS[engine_name]).set(database=SCHEMA_DATABASE)
-    return url.render_as_string(hide_password=False)
-
-
-def _drop(engine_name: str) -> None:
-    admin = _admin(engine_name)
-    try:
-        with admin.connect() as connection:
-            force = " WITH (FORCE)" if engine_name == "postgresql" else ""
-            connection.execute(text(f"DROP DATABASE IF EXISTS {SCHEMA_DATABASE}{force}"))
-    finally:
-        admin.dispose()
-
-
 @pytest.fixture(scope="session", params=ENGINES)
 def schema_url(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     """A fresh database holding the schema above, once per engine."""
-    engine_name: str = request.param
-    if engine_name == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('schema') / 'schema.sqlite'}"
-    else:
-        url = _recreate(engine_name)
-    engine = create_engine(url)
-    try:
-        create_schema(engine)
-    finally:
-        engine.dispose()
-    yield url
-    if engine_name != "sqlite":
-        _drop(engine_name)
+    with fresh_database(request.param, SCHEMA_DATABASE, tmp_path_factory) as url:
+        engine = create_engine(url)
+        try:
+            create_schema(engine)
+        finally:
+            engine.dispose()
+        yield url
 
 
 @pytest.fixture
 def schema_engine_name(schema_url: str) -> str:
-    backend = make_url(schema_url).get_backend_name()
-    return "mariadb" if backend == "mysql" else backend
+    return engine_of(schema_url)
 
 
 def make_app(url: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch, **db: Any) -> Flask:
