@@ -26,10 +26,7 @@ def find_row(
     if not entity.primary_key:
         raise NotFound(f"{entity.name!r} has no primary key, so its rows have no pages")
     pk_columns = [entity.columns[k] for k in entity.primary_key]
-    try:
-        identity = keys.decode_identity(identity_text, pk_columns)
-    except keys.MalformedKey as exc:
-        raise NotFound(f"no row {identity_text!r} in {entity.name!r}: {exc}") from None
+    identity = decode_key(entity, identity_text)
     stmt = base_select(entity, [selected(c) for c in entity.columns.values()]).where(
         and_(*[c.expression == v for c, v in zip(pk_columns, identity)])
     )
@@ -37,6 +34,14 @@ def find_row(
     if row is None:
         raise NotFound(f"no row {identity_text!r} in {entity.name!r}")
     return identity, dict(row._mapping)
+
+
+def decode_key(entity: Entity, identity_text: str) -> tuple[Any, ...]:
+    """The typed primary-key values a URL segment names; NotFound when it cannot be decoded."""
+    try:
+        return keys.decode_identity(identity_text, [entity.columns[k] for k in entity.primary_key])
+    except keys.MalformedKey as exc:
+        raise NotFound(f"no row {identity_text!r} in {entity.name!r}: {exc}") from None
 
 
 @dataclass

@@ -10,27 +10,10 @@
   function syncRow(row) {
     var field = row.querySelector(".qb-field");
     var op = row.querySelector(".qb-op");
-    var value = row.querySelector(".qb-value");
     if (!op) return;
-    if (field && !op.classList.contains("qb-having-op")) {
-      var chosen = field.options[field.selectedIndex];
-      var allowed = chosen && chosen.dataset.ops ? chosen.dataset.ops.split(" ") : null;
-      var firstAllowed = null;
-      Array.prototype.forEach.call(op.options, function (option) {
-        var ok = !allowed || allowed.indexOf(option.value) !== -1;
-        option.hidden = !ok;
-        option.disabled = !ok;
-        if (ok && firstAllowed === null) firstAllowed = option;
-      });
-      if (op.selectedOptions.length && op.selectedOptions[0].disabled && firstAllowed) {
-        firstAllowed.selected = true;
-      }
-    }
-    var arity = op.selectedOptions.length ? op.selectedOptions[0].dataset.arity : "one";
-    if (value) {
-      value.hidden = arity === "none";
-      value.placeholder = arity === "list" ? "a, b, c" : arity === "two" ? "low, high" : "value";
-    }
+    // HAVING operators apply to an aggregate, not to the field's own type.
+    var narrowBy = op.classList.contains("qb-having-op") ? null : field;
+    Rowboat.syncOperators(narrowBy, op, row.querySelector(".qb-value"));
   }
 
   function syncAll(root) {

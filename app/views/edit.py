@@ -26,7 +26,7 @@ from flask import (
 from sqlalchemy import and_, or_, select
 from werkzeug.datastructures import CombinedMultiDict
 
-from .. import keys, urls, writes
+from .. import keys, rowpage, urls, writes
 from ..catalog.model import Entity
 from ..engines import Database, session_for
 from ..errors import BadRequest, NotFound
@@ -343,7 +343,7 @@ def bulk_delete(db: str, table: str) -> Any:
     if len(texts) > limit:
         raise BadRequest(f"At most {limit} rows can be deleted at once.")
     try:
-        identities = [writes.decode_identity(entity, t) for t in texts]
+        identities = [rowpage.decode_key(entity, t) for t in texts]
     except NotFound as exc:
         raise BadRequest(exc.message) from None
     failure: writes.WriteFailed | None = None
@@ -404,7 +404,7 @@ def download(db: str, table: str, key: str, column: str) -> Any:
     target = entity.columns.get(column_key)
     if target is None or target.kind != "binary" or not entity.primary_key:
         raise NotFound(f"{entity.name!r} has no binary column {column_key!r}")
-    identity = writes.decode_identity(entity, key)
+    identity = rowpage.decode_key(entity, key)
     pk = [entity.columns[k] for k in entity.primary_key]
     stmt = (
         select(target.expression)

@@ -36,6 +36,7 @@ from .. import keys, timeouts
 from ..catalog.model import Catalog, Entity
 from ..errors import NotFound, ReadOnly
 from ..forms.builder import core_columns
+from ..rowpage import decode_key
 from .errors import Conflict, Problem, WriteContext, WriteFailed, translate
 
 
@@ -56,13 +57,6 @@ def check_writable(database: Any, entity: Entity) -> None:
         raise ReadOnly(f"The database {database.name!r} is read-only: writes are switched off.")
     if entity.read_only or entity.mapped_class is None:
         raise ReadOnly(entity.read_only_reason or f"{entity.name!r} is read-only.")
-
-
-def decode_identity(entity: Entity, identity_text: str) -> tuple[Any, ...]:
-    try:
-        return keys.decode_identity(identity_text, [entity.columns[k] for k in entity.primary_key])
-    except keys.MalformedKey as exc:
-        raise NotFound(f"no row {identity_text!r} in {entity.name!r}: {exc}") from None
 
 
 def encode_identity(entity: Entity, identity: Sequence[Any]) -> str:
@@ -110,7 +104,7 @@ def fingerprint(entity: Entity, obj: Any) -> str:
 
 def load(session: Session, entity: Entity, identity_text: str, lock: bool = False) -> LoadedRow:
     """Load one row as an object; NotFound (404) when there is none."""
-    identity = decode_identity(entity, identity_text)
+    identity = decode_key(entity, identity_text)
     obj = _get(session, entity, identity, lock)
     if obj is None:
         raise NotFound(f"no row {identity_text!r} in {entity.name!r}")
@@ -225,7 +219,7 @@ def update(
     related: dict[str, list[str]] | None = None,
 ) -> str:
     """Update a row unless it changed since ``expected`` was taken; return its new identity."""
-    identity = decode_identity(entity, identity_text)
+    identity = decode_key(entity, identity_text)
     ctx = _context(session, catalog, entity, values, "update", identity)
     with _transaction(ctx):
         obj = _get(session, entity, identity, lock=True)
@@ -256,7 +250,7 @@ def delete(
     session: Session, catalog: Catalog, entity: Entity, identity_text: str, expected: str | None
 ) -> None:
     """Delete one row, unless it changed since the confirmation page showed it."""
-    identity = decode_identity(entity, identity_text)
+    identity = decode_key(entity, identity_text)
     ctx = _context(session, catalog, entity, {}, "delete", identity)
     with _transaction(ctx):
         obj = _get(session, entity, identity, lock=True)
@@ -278,7 +272,7 @@ def bulk_delete(
     session: Session, catalog: Catalog, entity: Entity, identity_texts: list[str]
 ) -> int:
     """Delete the given rows in one transaction; all of them, or none."""
-    identities = [decode_identity(entity, t) for t in dict.fromkeys(identity_texts)]
+    identities = [decode_key(entity, t) for t in dict.fromkeys(identity_texts)]
     ctx = _context(session, catalog, entity, {}, "delete")
     with _transaction(ctx):
         objs = []
