@@ -24,7 +24,12 @@ class MalformedKey(ValueError):
     """A name or key in a URL that does not decode; the caller answers 404."""
 
 
+_ALL_SAFE = re.compile(r"[A-Za-z0-9_-]+")
+
+
 def encode(text: str) -> str:
+    if _ALL_SAFE.fullmatch(text):  # the common case (``42``, ``album``): one regex call
+        return text
     out = []
     for char in text:
         if _SAFE.fullmatch(char):

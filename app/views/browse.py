@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, redirect, render_template, request
 
-from .. import keys, labels, listing, rowpage, urls
+from .. import keys, labels, listing, rowhtml, rowpage, urls
 from ..engines import databases_of, session_for
 from ..filters import OPERATORS, operators_for
 from ..formatting import cell
@@ -29,6 +29,9 @@ def _template_helpers(state: Any) -> None:
             "with_args": urls.with_args,
             "all_operators": OPERATORS,
             "null_keys": lambda values: {k for k, v in values.items() if v is None},
+            "list_rows": rowhtml.list_rows,
+            "value_cell": rowhtml.value_cell,
+            "row_url_prefixes": rowhtml.row_url_prefixes,
         }
     )
 
