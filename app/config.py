@@ -36,10 +36,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("MAX_PAGE_SIZE", 500, int, "Largest page size a URL may ask for (_size)."),
     Setting(
         "COUNT_CAP",
-        10_000,
+        1_000,
         int,
         "Rows are counted exactly up to this many; beyond it the "
-        "count is shown as 'N+' or as the database's own estimate.",
+        "count is shown as 'N+' or as the database's own estimate. A filtered or searched "
+        "list counts on every page view, reading about cap / match rate rows.",
     ),
     Setting(
         "STATEMENT_TIMEOUT",

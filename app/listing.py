@@ -385,13 +385,16 @@ def _cursor_after(
 
 
 def list_count(
-    session: Session, catalog: Catalog, entity: Entity, query: ListQuery, cap: int
+    session: Session, catalog: Catalog, entity: Entity, query: ListQuery, page: Page, cap: int
 ) -> Count:
     """The count for a list page: capped, or the table estimate when nothing narrows it.
 
-    For a whole table the database's estimate comes first (one indexed catalog lookup): when
-    it is well above the cap, as the home page decides, no rows are read to count them.
+    A first page that is not full already holds every matching row: no query counts them. For a
+    whole table the database's estimate comes first (one indexed catalog lookup): when it is
+    well above the cap, as the home page decides, no rows are read to count them.
     """
+    if query.cursor is None and not query.last and len(page.rows) < query.size:
+        return Count(len(page.rows), exact=True)
     estimate = None if query.where_parts else table_estimate(session, catalog, entity)
     if estimate is not None and estimate > cap * 2:
         return Count(estimate, exact=False, estimated=True)

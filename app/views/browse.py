@@ -63,7 +63,7 @@ def table(db: str, table: str) -> Any:
     session = session_for(database)
     page = listing.fetch_page(session, entity, query, catalog.dialect)
     refs = labels.foreign_key_refs(session, catalog, entity, page.rows)
-    count = listing.list_count(session, catalog, entity, query, settings["COUNT_CAP"])
+    count = listing.list_count(session, catalog, entity, query, page, settings["COUNT_CAP"])
     slow = listing.slow_page_advice(entity, query, page, settings["SLOW_PAGE"])
     return render_template(
         "table.html",
