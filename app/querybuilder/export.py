@@ -82,6 +82,11 @@ def json_value(value: Any) -> str:
     return json.dumps(text_value(value), ensure_ascii=False)
 
 
+# Values the csv module turns into the same text as ``text_value`` (``type() is``: a bool or an
+# int-based Enum is not one of them). csv writes floats with repr(), which is what str() gives.
+_CSV_AS_IS = frozenset({str, int, float, type(None)})
+
+
 # --- time limits ------------------------------------------------------------------------------
 
 
@@ -145,7 +150,10 @@ class _Writer:
     def csv_rows(self, rows: Sequence[Sequence[Any]]) -> bytes:
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerows([[text_value(v) for v in row] for row in rows])
+        # The csv module writes str, int and float itself (and None as ""), exactly as
+        # text_value would; only other values need it. This halves the Python time per row.
+        plain = _CSV_AS_IS
+        writer.writerows([[v if type(v) in plain else text_value(v) for v in row] for row in rows])
         return buffer.getvalue().encode("utf-8")
 
     def rows(self, rows: Sequence[Sequence[Any]]) -> bytes:
