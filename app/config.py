@@ -50,7 +50,7 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "SLOW_PAGE",
-        1.0,
+        0.25,
         float,
         "A list page whose query takes longer than this many seconds says so and names the "
         "sort or filter columns that lack an index.",

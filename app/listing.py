@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Select, and_, false, func, literal, or_, select, true
+from sqlalchemy import Select, Table, and_, false, func, literal, or_, select, true
 from sqlalchemy.orm import Session, with_parent
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -24,7 +24,7 @@ from . import keys
 from .catalog.model import Catalog, Column, Entity, Relation
 from .catalog.types import ORDERABLE
 from .counting import Count, capped_count, table_estimate
-from .errors import BadRequest, NotFound
+from .errors import BadRequest, NotFound, QueryTimeout
 from .filters import Filter, FilterError, combine, make_filter, search_condition
 from .values import check_text, from_text, to_text
 
@@ -407,30 +407,42 @@ def list_count(
 
 
 def slow_page_advice(entity: Entity, query: ListQuery, page: Page, threshold: float) -> str | None:
-    """Say that a page was slow, and which of its sort and filter columns have no index.
+    """Say that a page was slow, and which of its sort and filter columns have no index."""
+    if page.seconds < threshold:
+        return None
+    advice = index_advice(entity, query)
+    return f"Its query took {page.seconds:.2f} s." + (f" {advice}" if advice else "")
+
+
+def list_timeout(entity: Entity, query: ListQuery, seconds: float) -> QueryTimeout:
+    """The 504 for a list page whose query hit the time limit, with what would make it fast."""
+    advice = index_advice(entity, query) or "Narrow the filters or sort by an indexed column."
+    return QueryTimeout(
+        f"This page's query ran longer than the {seconds:g} s time limit and was cancelled. "
+        + advice
+    )
+
+
+def index_advice(entity: Entity, query: ListQuery) -> str | None:
+    """Which sort and filter columns lack an index, or that a search reads every row.
 
     Sorting or filtering on a column without an index reads the whole table; on a big table
     that is what makes a page slow, and an index is the cure the user can act on.
     """
-    if page.seconds < threshold:
-        return None
     used = ([query.sort] if query.sort is not None else []) + [f.column for f in query.filters]
     unindexed = sorted({c.name for c in used if not c.computed} - indexed_columns(entity))
-    message = f"Its query took {page.seconds:.2f} s."
     if unindexed:
         names = ", ".join(unindexed)
-        message += (
-            f" No index that the dashboard knows of starts with {names}: one would make it fast."
-        )
-    elif query.search:
-        message += " Searching every text column reads the whole table; a column filter is faster."
-    return message
+        return f"No index that the dashboard knows of starts with {names}: one would make it fast."
+    if query.search:
+        return "Searching every text column reads the whole table; a column filter is faster."
+    return None
 
 
 def indexed_columns(entity: Entity) -> set[str]:
     """Names of the columns that lead an index (or the primary key) of the entity's table."""
-    table = getattr(entity.selectable, "indexes", None) and entity.selectable
-    if table is None:
+    table = entity.selectable
+    if not isinstance(table, Table):  # a mapper's join or select: no indexes of its own
         return set()
     names = {index.columns.values()[0].name for index in table.indexes if index.columns}
     if table.primary_key.columns:

@@ -58,6 +58,15 @@ def test_a_page_that_runs_out_of_time_says_so(slow_app: Flask) -> None:
     assert pool.checkedout() == 0
 
 
+def test_a_list_page_out_of_time_names_the_column_without_an_index(slow_app: Flask) -> None:
+    # isnull fits a column of any type (SQLite gives the view's column none).
+    response = slow_app.test_client().get("/edge/slow_view?x__isnull=")
+    assert response.status_code == 504
+    body = response.get_data(as_text=True)
+    assert "1 s time limit" in body
+    assert "No index that the dashboard knows of starts with x" in body
+
+
 def test_home_page_survives_a_table_too_slow_to_count(slow_app: Flask) -> None:
     response = slow_app.test_client().get("/")
     assert response.status_code == 200

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, current_app, redirect, render_template, request
+from sqlalchemy.exc import DBAPIError
 
-from .. import keys, labels, listing, rowhtml, rowpage, urls
+from .. import keys, labels, listing, rowhtml, rowpage, timeouts, urls
 from ..engines import databases_of, session_for
 from ..filters import OPERATORS, operators_for
 from ..formatting import cell
@@ -61,7 +62,12 @@ def table(db: str, table: str) -> Any:
         entity, catalog, args, settings["PAGE_SIZE"], settings["MAX_PAGE_SIZE"]
     )
     session = session_for(database)
-    page = listing.fetch_page(session, entity, query, catalog.dialect)
+    try:
+        page = listing.fetch_page(session, entity, query, catalog.dialect)
+    except DBAPIError as exc:
+        if not timeouts.is_timeout(exc):
+            raise
+        raise listing.list_timeout(entity, query, settings["STATEMENT_TIMEOUT"]) from exc
     refs = labels.foreign_key_refs(session, catalog, entity, page.rows)
     count = listing.list_count(session, catalog, entity, query, page, settings["COUNT_CAP"])
     slow = listing.slow_page_advice(entity, query, page, settings["SLOW_PAGE"])
