@@ -36,11 +36,18 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("MAX_PAGE_SIZE", 500, int, "Largest page size a URL may ask for (_size)."),
     Setting(
         "COUNT_CAP",
-        1_000,
+        10_000,
         int,
         "Rows are counted exactly up to this many; beyond it the "
-        "count is shown as 'N+' or as the database's own estimate. A filtered or searched "
-        "list counts on every page view, reading about cap / match rate rows.",
+        "count is shown as 'N+' or as the database's own estimate.",
+    ),
+    Setting(
+        "FILTER_COUNT_CAP",
+        1_000,
+        int,
+        "A filtered or searched list counts its matches up to this many ('N+' beyond), on "
+        "every page view, reading about cap / match rate rows (PostgreSQL asks its planner "
+        "first and shows an estimate when that is far above the cap).",
     ),
     Setting(
         "STATEMENT_TIMEOUT",

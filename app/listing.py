@@ -23,7 +23,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from . import keys
 from .catalog.model import Catalog, Column, Entity, Relation
 from .catalog.types import ORDERABLE
-from .counting import Count, capped_count, table_estimate
+from .counting import Count, capped_count, planner_estimate, table_estimate
 from .errors import BadRequest, NotFound, QueryTimeout
 from .filters import Filter, FilterError, combine, make_filter, search_condition
 from .values import check_text, from_text, to_text
@@ -385,21 +385,32 @@ def _cursor_after(
 
 
 def list_count(
-    session: Session, catalog: Catalog, entity: Entity, query: ListQuery, page: Page, cap: int
+    session: Session,
+    catalog: Catalog,
+    entity: Entity,
+    query: ListQuery,
+    page: Page,
+    cap: int,
+    filter_cap: int,
 ) -> Count:
-    """The count for a list page: capped, or the table estimate when nothing narrows it.
+    """The count for a list page: capped (at ``filter_cap`` when filtered), or an estimate.
 
-    A first page that is not full already holds every matching row: no query counts them. For a
-    whole table the database's estimate comes first (one indexed catalog lookup): when it is
-    well above the cap, as the home page decides, no rows are read to count them.
+    A first page that is not full already holds every matching row: no query counts them.
+    Otherwise the database's estimate comes first (for a whole table one indexed catalog
+    lookup, for a filtered one PostgreSQL's planner): when it is well above the cap, as the home
+    page decides, no rows are read to count them.
     """
     if query.cursor is None and not query.last and len(page.rows) < query.size:
         return Count(len(page.rows), exact=True)
-    estimate = None if query.where_parts else table_estimate(session, catalog, entity)
-    if estimate is not None and estimate > cap * 2:
-        return Count(estimate, exact=False, estimated=True)
     via_parent = load_via_parent(session, query.via) if query.via else None
     stmt = base_select(entity, [literal(1)]).where(where_clause(entity, query, via_parent))
+    if query.where_parts:
+        cap = filter_cap  # counted on every page view of a search: a smaller bound
+        estimate = planner_estimate(session, stmt)
+    else:
+        estimate = table_estimate(session, catalog, entity)
+    if estimate is not None and estimate > cap * 2:
+        return Count(estimate, exact=False, estimated=True)
     count = capped_count(session, stmt, cap)
     if count.exact or query.where_parts:
         return count

@@ -231,7 +231,9 @@ def test_filter_sort_page_and_follow_relationships(
     assert [p for p in params if not p[0].startswith("_")] == [("price__gt", "40")]
     assert not {name for name, _ in params} & {"_fc", "_fo", "_fv", "_search"}
     (matching,) = served.sql("SELECT count(*) FROM books WHERE price > 40")[0]
-    assert page.locator("p.count").inner_text() == f"{matching:,} rows"
+    # A filtered list counts up to FILTER_COUNT_CAP (1,000) on SQLite, which has no estimates.
+    assert matching > 1000
+    assert page.locator("p.count").inner_text() == "1,000+ rows (counted up to 1,000)"
     assert "price" in page.locator("p.description").inner_text()
     prices = [Decimal(v) for v in column(page, "price")]
     assert prices and all(p > 40 for p in prices)

@@ -69,7 +69,9 @@ def table(db: str, table: str) -> Any:
             raise
         raise listing.list_timeout(entity, query, settings["STATEMENT_TIMEOUT"]) from exc
     refs = labels.foreign_key_refs(session, catalog, entity, page.rows)
-    count = listing.list_count(session, catalog, entity, query, page, settings["COUNT_CAP"])
+    count = listing.list_count(
+        session, catalog, entity, query, page, settings["COUNT_CAP"], settings["FILTER_COUNT_CAP"]
+    )
     slow = listing.slow_page_advice(entity, query, page, settings["SLOW_PAGE"])
     return render_template(
         "table.html",
