@@ -7,7 +7,8 @@ customer search, nothing else (no count, no labels, no filter form). Served like
 
 import os
 
-from flask import Flask, abort, jsonify, render_template_string, request
+from flask import Flask, abort, jsonify, render_template, request
+from jinja2 import DictLoader
 from sqlalchemy import create_engine, text
 
 app = Flask(__name__)
@@ -24,6 +25,10 @@ PAGE = """<!doctype html><title>orders</title><table>
 ROW = """<!doctype html><title>order {{ r.id }}</title><{{ tag }}>{% for k, v in r.items() %}
 {% if form %}<label>{{ k }} <input name="{{ k }}" value="{{ v if v is not none else '' }}"></label>
 {% else %}<dt>{{ k }}</dt><dd>{{ v }}</dd>{% endif %}{% endfor %}</{{ tag }}>"""
+
+
+# Templates by name, so Jinja compiles each once (render_template_string compiles per call).
+app.jinja_loader = DictLoader({"page.html": PAGE, "row.html": ROW})
 
 
 @app.get("/orders")
@@ -57,7 +62,7 @@ def orders():
     params["limit"] = min(int(request.args.get("limit", 50)), 500)
     with engine.connect() as connection:
         rows = [row._mapping for row in connection.execute(text(sql), params)]
-    return render_template_string(PAGE, rows=rows[::-1] if desc else rows)
+    return render_template("page.html", rows=rows[::-1] if desc else rows)
 
 
 @app.get("/orders/<int:key>")
@@ -68,7 +73,7 @@ def order(key):
     if row is None:
         abort(404)
     form = request.path.endswith("/edit")
-    return render_template_string(ROW, r=row._mapping, form=form, tag="form" if form else "dl")
+    return render_template("row.html", r=row._mapping, form=form, tag="form" if form else "dl")
 
 
 @app.get("/customers/lookup.json")
