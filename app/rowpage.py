@@ -5,15 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_
+from sqlalchemy import and_, inspect
 from sqlalchemy.orm import Session, with_parent
+from sqlalchemy.orm.attributes import set_committed_value
 
 from . import keys
 from .catalog.model import Catalog, Entity, Relation
 from .counting import Count, capped_count
 from .errors import NotFound
 from .labels import RowRef, refs_where
-from .listing import base_select, selected
+from .listing import SIZE_ONLY, base_select, selected
 from .values import to_text
 
 PREVIEW_ROWS = 5
@@ -44,6 +45,26 @@ def decode_key(entity: Entity, identity_text: str) -> tuple[Any, ...]:
         raise NotFound(f"no row {identity_text!r} in {entity.name!r}: {exc}") from None
 
 
+def _parent_for_with_parent(
+    session: Session, entity: Entity, identity: tuple[Any, ...], row: dict[str, Any]
+) -> Any:
+    """An object of the row's class for ``with_parent``, holding the row's values.
+
+    ``with_parent`` only reads the values the relationships join on, and the row page has
+    already fetched them: the object is made from them (no ``__init__``, no validators, never
+    added to the session) instead of loading the same row again. A row whose binary columns
+    were fetched as sizes only is loaded, in case a relationship joins on one of them.
+    """
+    mapper = inspect(entity.mapped_class)
+    if any(c.kind in SIZE_ONLY for c in entity.columns.values()):
+        return session.get(entity.mapped_class, identity)  # type: ignore[arg-type]
+    parent = mapper.class_manager.new_instance()
+    for column in entity.columns.values():
+        if not column.computed:
+            set_committed_value(parent, column.key, row[column.key])
+    return parent
+
+
 @dataclass
 class RelatedPreview:
     relation: Relation
@@ -70,7 +91,7 @@ def related_previews(
             continue
         if relation.attribute is not None:
             if parent is None:
-                parent = session.get(entity.mapped_class, identity)  # type: ignore[arg-type]
+                parent = _parent_for_with_parent(session, entity, identity, row)
             condition = with_parent(parent, relation.attribute)
             via = ":".join(
                 [
