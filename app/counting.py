@@ -9,6 +9,7 @@ counts exactly only the tables those say are small.
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 
 from sqlalchemy import Select, func, literal, select, text
@@ -114,6 +115,34 @@ def table_estimate(session: Session, catalog: Catalog, entity: Entity) -> int | 
     schema = entity.schema or catalog.default_schema
     n = session.execute(text(sql), {"schema": schema, "name": entity.table_name}).scalar()
     return int(n) if n is not None and n >= 0 else None
+
+
+# How long a table's row estimate is reused before it is read again, in seconds.
+ESTIMATE_MAX_AGE = 60.0
+
+EstimateMemo = dict[str, tuple[float, int | None]]  # entity name -> (when read, estimate)
+
+
+def cached_table_estimate(
+    session: Session,
+    catalog: Catalog,
+    entity: Entity,
+    memo: EstimateMemo,
+    now: float | None = None,
+) -> int | None:
+    """``table_estimate``, read at most once every ``ESTIMATE_MAX_AGE`` seconds per table.
+
+    A list page of a big table shows the estimate rather than a count, so without this every
+    page view pays a catalog round trip for a figure the database itself only refreshes when
+    it analyses the table: a minute-old estimate shows the same thing.
+    """
+    now = time.monotonic() if now is None else now
+    remembered = memo.get(entity.name)
+    if remembered is not None and now - remembered[0] < ESTIMATE_MAX_AGE:
+        return remembered[1]
+    estimate = table_estimate(session, catalog, entity)
+    memo[entity.name] = (now, estimate)
+    return estimate
 
 
 def entity_count(session: Session, entity: Entity, estimate: int | None, cap: int) -> Count:

@@ -62,6 +62,8 @@ class Database:
         self.settings = settings
         self._catalog: Any = None
         self._lock = threading.Lock()
+        # Row estimates of big tables, reused for a while (counting.cached_table_estimate).
+        self.estimates: dict[str, tuple[float, int | None]] = {}
 
     @property
     def read_only(self) -> bool:
@@ -81,6 +83,7 @@ class Database:
     def refresh(self) -> None:
         with self._lock:
             self._catalog = None
+            self.estimates.clear()
 
     def pool_status(self) -> dict[str, Any]:
         pool = self.engine.pool

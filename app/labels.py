@@ -1,18 +1,22 @@
-"""Human labels for rows that other rows point at, fetched one query per relation.
+"""Human labels for rows that other rows point at, never one query per row.
 
-A list page of 50 orders shows each order's customer by name: the customer ids on the page are
-collected and looked up in a single ``IN`` query, never one query per row.
+A list page of 50 orders shows each order's customer by name. Where the label comes from
+columns, the page's own query joins the customer in (``label_joins`` says how, ``joined_refs``
+reads the result): one statement for the page, as a hand-written app would do it. Otherwise
+(a model's ``__str__``, or a single row's page) the customer ids are collected and looked up
+in a single ``IN`` query per relation (``foreign_key_refs``).
 """
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Select, inspect, select, tuple_
 from sqlalchemy.exc import InvalidRequestError
-from sqlalchemy.orm import Session, raiseload
+from sqlalchemy.orm import Session, aliased, raiseload
 
 from . import keys
 from .catalog.model import Catalog, Entity, Relation
@@ -96,15 +100,119 @@ def refs_where(
     return result
 
 
-def foreign_key_refs(
-    session: Session, catalog: Catalog, entity: Entity, rows: Iterable[dict[str, Any]]
-) -> dict[str, dict[tuple[Any, ...], RowRef]]:
-    """For each many-to-one relation shown on the page: {foreign-key values: RowRef}."""
-    rows = list(rows)
-    result: dict[str, dict[tuple[Any, ...], RowRef]] = {}
+Refs = dict[str, dict[tuple[Any, ...], RowRef]]  # relation name -> {foreign-key values: ref}
+
+
+def _shown_relations(catalog: Catalog, entity: Entity) -> list[tuple[Relation, Entity]]:
+    """The many-to-one relations whose references a page of ``entity`` labels."""
+    found = []
     for relation in entity.many_to_one:
         target = catalog.entities.get(relation.target)
-        if target is None or not all(k in entity.columns for k in relation.local_keys):
+        if target is not None and all(k in entity.columns for k in relation.local_keys):
+            found.append((relation, target))
+    return found
+
+
+def _needs_lookup(relation: Relation, target: Entity) -> bool:
+    # Without label columns a reference to the target's key is labelled by that key.
+    return bool(target.label_keys or target.label_from_str) or (
+        relation.target_keys != target.primary_key
+    )
+
+
+@dataclass(frozen=True)
+class LabelJoin:
+    """A many-to-one relation whose target a list query joins to read the label from.
+
+    The target is aliased, so that two relations to one table, or to the table itself, stay
+    apart. ``columns`` are what the query selects of it: the keys the join matches (never
+    NULL when a row matched), then its primary key, then its label columns.
+    """
+
+    relation: Relation
+    target: Entity
+    alias: Any
+    matched: list[Any]  # the target's columns the foreign key points at, aliased
+    columns: list[Any]
+    keys: list[str]  # the target column keys of ``columns``, in order
+
+
+_JOINS: weakref.WeakKeyDictionary[Entity, list[LabelJoin]] = weakref.WeakKeyDictionary()
+
+
+def label_joins(catalog: Catalog, entity: Entity) -> list[LabelJoin]:
+    """How a list query of ``entity`` joins the targets it labels from columns (built once).
+
+    Targets labelled by a model's ``__str__`` need their objects: ``foreign_key_refs`` loads
+    those.
+    """
+    joins = _JOINS.get(entity)
+    if joins is None:
+        joins = []
+        for relation, target in _shown_relations(catalog, entity):
+            if target.label_from_str or not _needs_lookup(relation, target):
+                continue
+            if target.mapped_class is not None:
+                alias = aliased(target.mapped_class)
+
+                def column_of(key: str, alias: Any = alias) -> Any:
+                    return getattr(alias, key)
+            else:
+                alias = target.selectable.alias()
+
+                def column_of(key: str, alias: Any = alias, target: Entity = target) -> Any:
+                    return alias.corresponding_column(target.columns[key].expression)
+
+            keys = list(dict.fromkeys(relation.target_keys + target.primary_key))
+            keys += [k for k in target.label_keys if k not in keys]
+            columns = [column_of(k) for k in keys]
+            matched = columns[: len(relation.target_keys)]
+            joins.append(LabelJoin(relation, target, alias, matched, columns, keys))
+        _JOINS[entity] = joins
+    return joins
+
+
+def joined_refs(
+    joins: Sequence[LabelJoin], rows: Sequence[dict[str, Any]], joined: Sequence[Sequence[Any]]
+) -> Refs:
+    """The references of a page from its joined columns: ``joined[i]`` holds row i's values
+    of every join's ``columns``, one join after the other."""
+    refs: Refs = {}
+    start = 0
+    for join in joins:
+        found: dict[tuple[Any, ...], RowRef] = {}
+        end = start + len(join.columns)
+        pk_columns = [join.target.columns[k] for k in join.target.primary_key]
+        for values, extra in zip(rows, joined):
+            key = tuple(values[k] for k in join.relation.local_keys)
+            if key in found or extra[start] is None:  # seen, or no row matched: dangling
+                continue
+            target_values = dict(zip(join.keys, extra[start:end]))
+            identity = (
+                keys.encode_identity([target_values[c.key] for c in pk_columns], pk_columns)
+                if pk_columns
+                else None
+            )
+            found[key] = RowRef(label_of(join.target, target_values), identity)
+        refs[join.relation.name] = found
+        start = end
+    return refs
+
+
+def foreign_key_refs(
+    session: Session,
+    catalog: Catalog,
+    entity: Entity,
+    rows: Iterable[dict[str, Any]],
+    skip: Iterable[str] = (),
+) -> Refs:
+    """For each many-to-one relation shown on the page (but those named in ``skip``, already
+    read): {foreign-key values: RowRef}, one query per relation."""
+    rows = list(rows)
+    skipped = set(skip)
+    result: Refs = {}
+    for relation, target in _shown_relations(catalog, entity):
+        if relation.name in skipped:
             continue
         wanted = {tuple(row[k] for k in relation.local_keys) for row in rows}
         wanted = {t for t in wanted if None not in t}
@@ -118,10 +226,7 @@ def foreign_key_refs(
 def _refs_by_key(
     session: Session, target: Entity, relation: Relation, key_tuples: list[tuple[Any, ...]]
 ) -> dict[tuple[Any, ...], RowRef]:
-    if (
-        not (target.label_keys or target.label_from_str)
-        and relation.target_keys == target.primary_key
-    ):
+    if not _needs_lookup(relation, target):
         # Nothing to look up: the foreign key is the target's key and there is no label column.
         pk_columns = [target.columns[k] for k in target.primary_key]
         return {

@@ -23,9 +23,10 @@ from sqlalchemy.sql.elements import ColumnElement
 from . import keys
 from .catalog.model import Catalog, Column, Entity, Relation
 from .catalog.types import ORDERABLE
-from .counting import Count, capped_count, planner_estimate, table_estimate
+from .counting import Count, EstimateMemo, cached_table_estimate, capped_count, planner_estimate
 from .errors import BadRequest, NotFound, QueryTimeout
 from .filters import Filter, FilterError, combine, make_filter, search_condition
+from .labels import LabelJoin, Refs, joined_refs
 from .values import check_text, from_text, to_text
 
 # Kinds whose values the list page never fetches whole (it shows their size instead).
@@ -297,13 +298,17 @@ def where_clause(entity: Entity, query: ListQuery, via_parent: Any = None) -> Co
     return and_(true(), *parts)
 
 
+def _is_backwards(query: ListQuery) -> bool:
+    """True when the page is read in reverse order (the last page, or "previous")."""
+    return query.last or (query.cursor is not None and query.cursor.backwards)
+
+
 def page_select(
     entity: Entity, query: ListQuery, dialect: str, via_parent: Any = None
 ) -> Select[Any]:
     """The statement for one page: filters, search, seek, order, and one row more than shown."""
     order = order_columns(entity, query)
-    backwards = query.last or (query.cursor is not None and query.cursor.backwards)
-    descending = query.descending != backwards
+    descending = query.descending != _is_backwards(query)
     stmt = base_select(entity, [selected(c) for c in entity.columns.values()])
     stmt = stmt.where(where_clause(entity, query, via_parent))
     offset = 0
@@ -319,6 +324,39 @@ def page_select(
     return stmt.limit(query.size + 1)
 
 
+def labelled_page_select(
+    entity: Entity,
+    query: ListQuery,
+    dialect: str,
+    joins: Sequence[LabelJoin],
+    via_parent: Any = None,
+) -> Select[Any]:
+    """``page_select`` with the rows its foreign keys point at joined in for their labels.
+
+    The page is chosen first (a subquery with its LIMIT), then joined: a planner never joins
+    millions of rows before it sorts and cuts them. The entity's columns come first, in
+    order, then each join's ``columns``.
+    """
+    stmt = page_select(entity, query, dialect, via_parent)
+    if not joins:
+        return stmt
+    page = stmt.subquery()
+    descending = query.descending != _is_backwards(query)
+    outer = select(
+        *[page.c[c.key] for c in entity.columns.values()],
+        *[column for join in joins for column in join.columns],
+    ).select_from(page)
+    for join in joins:
+        matches = [m == page.c[k] for m, k in zip(join.matched, join.relation.local_keys)]
+        outer = outer.outerjoin(join.alias, and_(*matches))
+    return outer.order_by(
+        *[
+            page.c[c.key].desc() if descending else page.c[c.key].asc()
+            for c in order_columns(entity, query)
+        ]
+    )
+
+
 @dataclass
 class Page:
     rows: list[dict[str, Any]]
@@ -326,20 +364,31 @@ class Page:
     prev_cursor: str | None
     order: list[Column]
     seconds: float = 0.0  # how long the page query took
+    via_parent: Any = None  # the row a ``_via`` page's rows relate to (loaded once)
+    refs: Refs = field(default_factory=dict)  # labels of what the rows point at, where joined
 
 
-def fetch_page(session: Session, entity: Entity, query: ListQuery, dialect: str) -> Page:
-    """Run the page query and work out the cursors for the pages around it."""
+def fetch_page(
+    session: Session,
+    entity: Entity,
+    query: ListQuery,
+    dialect: str,
+    joins: Sequence[LabelJoin] = (),
+) -> Page:
+    """Run the page query (with ``joins`` for labels) and work out the cursors around it."""
     via_parent = load_via_parent(session, query.via) if query.via else None
-    stmt = page_select(entity, query, dialect, via_parent)
+    stmt = labelled_page_select(entity, query, dialect, joins, via_parent)
+    names = list(entity.columns)
+    width = len(names)
     started = time.perf_counter()
-    rows = [dict(row._mapping) for row in session.execute(stmt)]
+    fetched = session.execute(stmt).all()
     seconds = time.perf_counter() - started
-    more = len(rows) > query.size
-    rows = rows[: query.size]
-    backwards = query.last or (query.cursor is not None and query.cursor.backwards)
+    more = len(fetched) > query.size
+    fetched = fetched[: query.size]
+    backwards = _is_backwards(query)
     if backwards:
-        rows.reverse()
+        fetched.reverse()
+    rows = [dict(zip(names, row[:width])) for row in fetched]
     order = order_columns(entity, query)
     has_next = (not query.last) and (more if not backwards else True)
     # Tables without a key page forwards only: identical rows cannot be counted backwards.
@@ -350,6 +399,8 @@ def fetch_page(session: Session, entity: Entity, query: ListQuery, dialect: str)
         prev_cursor=_cursor_after(rows, order, entity, query, False) if has_prev else None,
         order=order,
         seconds=seconds,
+        via_parent=via_parent,
+        refs=joined_refs(joins, rows, [row[width:] for row in fetched]) if joins else {},
     )
 
 
@@ -392,23 +443,24 @@ def list_count(
     page: Page,
     cap: int,
     filter_cap: int,
+    estimates: EstimateMemo,
 ) -> Count:
     """The count for a list page: capped (at ``filter_cap`` when filtered), or an estimate.
 
     A first page that is not full already holds every matching row: no query counts them.
     Otherwise the database's estimate comes first (for a whole table one indexed catalog
     lookup, for a filtered one PostgreSQL's planner): when it is well above the cap, as the home
-    page decides, no rows are read to count them.
+    page decides, no rows are read to count them. ``estimates`` keeps the whole-table
+    estimates between requests.
     """
     if query.cursor is None and not query.last and len(page.rows) < query.size:
         return Count(len(page.rows), exact=True)
-    via_parent = load_via_parent(session, query.via) if query.via else None
-    stmt = base_select(entity, [literal(1)]).where(where_clause(entity, query, via_parent))
+    stmt = base_select(entity, [literal(1)]).where(where_clause(entity, query, page.via_parent))
     if query.where_parts:
         cap = filter_cap  # counted on every page view of a search: a smaller bound
         estimate = planner_estimate(session, stmt)
     else:
-        estimate = table_estimate(session, catalog, entity)
+        estimate = cached_table_estimate(session, catalog, entity, estimates)
     if estimate is not None and estimate > cap * 2:
         return Count(estimate, exact=False, estimated=True)
     count = capped_count(session, stmt, cap)

@@ -19,9 +19,7 @@ from markupsafe import Markup
 from . import keys, urls
 from .catalog.model import Catalog, Column, Entity, Relation
 from .formatting import NULL_HTML, cell, formatter_for
-from .labels import RowRef
-
-Refs = dict[str, dict[tuple[Any, ...], RowRef]]
+from .labels import Refs
 
 
 def row_url_prefixes(db_name: str, catalog: Catalog, entity: Entity) -> dict[str, str]:

@@ -9,7 +9,7 @@ from sqlalchemy.exc import DBAPIError
 
 from .. import keys, labels, listing, rowhtml, rowpage, timeouts, urls
 from ..engines import databases_of, session_for
-from ..filters import OPERATORS, operators_for
+from ..filters import OPERATORS, operator_keys
 from ..formatting import cell
 from ..overview import database_overview
 from .lookup import database_named, entity_at
@@ -25,7 +25,7 @@ def _template_helpers(state: Any) -> None:
             "urls": urls,
             "cell": cell,
             "keys": keys,
-            "operators_for": operators_for,
+            "operator_keys": operator_keys,
             "ref_for": labels.ref_for,
             "with_args": urls.with_args,
             "all_operators": OPERATORS,
@@ -62,19 +62,28 @@ def table(db: str, table: str) -> Any:
         entity, catalog, args, settings["PAGE_SIZE"], settings["MAX_PAGE_SIZE"]
     )
     session = session_for(database)
+    joins = labels.label_joins(catalog, entity)
     try:
-        page = listing.fetch_page(session, entity, query, catalog.dialect)
+        page = listing.fetch_page(session, entity, query, catalog.dialect, joins)
     except DBAPIError as exc:
         if not timeouts.is_timeout(exc):
             raise
         raise listing.list_timeout(entity, query, settings["STATEMENT_TIMEOUT"]) from exc
-    refs = labels.foreign_key_refs(session, catalog, entity, page.rows)
+    refs = page.refs | labels.foreign_key_refs(session, catalog, entity, page.rows, page.refs)
     count = listing.list_count(
-        session, catalog, entity, query, page, settings["COUNT_CAP"], settings["FILTER_COUNT_CAP"]
+        session,
+        catalog,
+        entity,
+        query,
+        page,
+        settings["COUNT_CAP"],
+        settings["FILTER_COUNT_CAP"],
+        database.estimates,
     )
     slow = listing.slow_page_advice(entity, query, page, settings["SLOW_PAGE"])
     return render_template(
         "table.html",
+        table_url=urls.table(db, entity),
         slow=slow,
         db=database,
         entity=entity,
