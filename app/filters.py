@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from sqlalchemy import String, and_, cast, false, or_, true
@@ -142,6 +143,13 @@ class Filter:
 
 def operators_for(column: Column) -> list[Operator]:
     return [op for op in OPERATORS if op.fits(column.kind)]
+
+
+@cache  # one entry per kind of column: a handful
+def operator_keys(kind: str) -> str:
+    """The keys of the operators that fit a kind of column, space-separated (for the page's
+    script, which offers only those); worked out once per kind, not per column per page."""
+    return " ".join(op.key for op in OPERATORS if op.fits(kind))
 
 
 def split_list(raw: str) -> list[str]:

@@ -32,6 +32,12 @@ def table(db: str, entity: Entity, args: Iterable[tuple[str, str]] = ()) -> str:
     path = url_for(
         "browse.table", db=db, table=keys.entity_segment(entity.schema, entity.table_name)
     )
+    return with_query(path, args)
+
+
+def with_query(path: str, args: Iterable[tuple[str, str]]) -> str:
+    """``path`` with query arguments (a list page links to itself some twenty times: its
+    path is built once with ``url_for`` and reused)."""
     query = urlencode(list(args))
     return f"{path}?{query}" if query else path
 

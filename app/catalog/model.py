@@ -8,6 +8,7 @@ two ways of describing a database serve the same code.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy.types import TypeEngine
@@ -25,7 +26,7 @@ class Column:
     computed: bool = False  # a hybrid property or generated column: shown, never written
     comment: str | None = None
 
-    @property
+    @cached_property  # compiling a type to its name costs as much as rendering a cell
     def type_name(self) -> str:
         try:
             return str(self.type)
