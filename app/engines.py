@@ -15,7 +15,7 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session
 
-from . import timeouts
+from . import heap, timeouts
 from .config import DatabaseConfig
 
 
@@ -78,6 +78,7 @@ class Database:
                     from .catalog.discovery import discover
 
                     self._catalog = discover(self.config, self.engine)
+                    heap.settle()
         return self._catalog
 
     def refresh(self) -> None:

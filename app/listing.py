@@ -331,30 +331,10 @@ def labelled_page_select(
     joins: Sequence[LabelJoin],
     via_parent: Any = None,
 ) -> Select[Any]:
-    """``page_select`` with the rows its foreign keys point at joined in for their labels.
-
-    The page is chosen first (a subquery with its LIMIT), then joined: a planner never joins
-    millions of rows before it sorts and cuts them. The entity's columns come first, in
-    order, then each join's ``columns``.
-    """
+    """``page_select`` with the labels of what its foreign keys point at: the entity's columns
+    come first, in order, then each join's ``columns``."""
     stmt = page_select(entity, query, dialect, via_parent)
-    if not joins:
-        return stmt
-    page = stmt.subquery()
-    descending = query.descending != _is_backwards(query)
-    outer = select(
-        *[page.c[c.key] for c in entity.columns.values()],
-        *[column for join in joins for column in join.columns],
-    ).select_from(page)
-    for join in joins:
-        matches = [m == page.c[k] for m, k in zip(join.matched, join.relation.local_keys)]
-        outer = outer.outerjoin(join.alias, and_(*matches))
-    return outer.order_by(
-        *[
-            page.c[c.key].desc() if descending else page.c[c.key].asc()
-            for c in order_columns(entity, query)
-        ]
-    )
+    return stmt.add_columns(*[column for join in joins for column in join.columns])
 
 
 @dataclass

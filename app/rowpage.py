@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,7 +14,7 @@ from . import keys
 from .catalog.model import Catalog, Entity, Relation
 from .counting import Count, capped_count
 from .errors import NotFound
-from .labels import RowRef, refs_where
+from .labels import LabelJoin, Refs, RowRef, joined_refs, refs_where
 from .listing import SIZE_ONLY, base_select, selected
 from .values import to_text
 
@@ -21,20 +22,25 @@ PREVIEW_ROWS = 5
 
 
 def find_row(
-    session: Session, entity: Entity, identity_text: str
-) -> tuple[tuple[Any, ...], dict[str, Any]]:
-    """Decode the identity and load the row; NotFound for a malformed or missing key."""
+    session: Session, entity: Entity, identity_text: str, joins: Sequence[LabelJoin] = ()
+) -> tuple[tuple[Any, ...], dict[str, Any], Refs]:
+    """Decode the identity and load the row, with the labels ``joins`` select of what it points
+    at (``labels.label_joins``); NotFound for a malformed or missing key."""
     if not entity.primary_key:
         raise NotFound(f"{entity.name!r} has no primary key, so its rows have no pages")
     pk_columns = [entity.columns[k] for k in entity.primary_key]
     identity = decode_key(entity, identity_text)
-    stmt = base_select(entity, [selected(c) for c in entity.columns.values()]).where(
-        and_(*[c.expression == v for c, v in zip(pk_columns, identity)])
+    stmt = (
+        base_select(entity, [selected(c) for c in entity.columns.values()])
+        .where(and_(*[c.expression == v for c, v in zip(pk_columns, identity)]))
+        .add_columns(*[column for join in joins for column in join.columns])
     )
     row = session.execute(stmt).first()
     if row is None:
         raise NotFound(f"no row {identity_text!r} in {entity.name!r}")
-    return identity, dict(row._mapping)
+    width = len(entity.columns)
+    values = dict(zip(entity.columns, row[:width]))
+    return identity, values, joined_refs(joins, [values], [row[width:]]) if joins else {}
 
 
 def decode_key(entity: Entity, identity_text: str) -> tuple[Any, ...]:

@@ -134,7 +134,7 @@ def _render_form(
     failure: writes.WriteFailed | None = None,
     shown: dict[str, Any] | None = None,
 ) -> Any:
-    writes.fill_choices(session_for(database), database.catalog, spec, form, {})
+    writes.fill_choices(session_for(database), database.catalog, spec, form, database.estimates)
     return (
         render_template(
             "edit/form.html",

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, with_parent
 
 from .. import keys, timeouts
 from ..catalog.model import Catalog, Entity
-from ..counting import capped_count
+from ..counting import EstimateMemo, cached_table_estimate, capped_count
 from ..filters import search_condition
 from ..forms.builder import FormSpec
 from ..forms.fields import UNSET, ForeignKeyField, RelatedField
@@ -31,7 +31,15 @@ def _from(entity: Entity) -> Any:
     return entity.mapped_class if entity.mapped_class is not None else entity.selectable
 
 
-def is_small(session: Session, entity: Entity) -> bool:
+def is_small(
+    session: Session, catalog: Catalog, entity: Entity, estimates: EstimateMemo
+) -> bool:
+    """At most ``SMALL_TARGET`` rows. A table the database estimates at over twice that is
+    large without a count: the estimate is remembered per database for a minute, where the
+    count was a round trip on every form."""
+    estimate = cached_table_estimate(session, catalog, entity, estimates)
+    if estimate is not None and estimate > 2 * SMALL_TARGET:
+        return False
     count = capped_count(session, select(literal(1)).select_from(_from(entity)), SMALL_TARGET)
     return count.exact
 
@@ -67,10 +75,12 @@ def _options(
 
 
 def fill_choices(
-    session: Session, catalog: Catalog, spec: FormSpec, form: Any, small: dict[str, bool]
+    session: Session, catalog: Catalog, spec: FormSpec, form: Any, estimates: EstimateMemo
 ) -> None:
     """Give each foreign-key and many-to-many field its choices (small targets) or the label
-    of its current value (large ones). ``small`` caches the size check per target name."""
+    of its current value (large ones). ``estimates`` is the database's memo of row estimates
+    (``counting.cached_table_estimate``)."""
+    small: dict[str, bool] = {}  # per target name, checked once per form
     for column in spec.columns:
         field = spec.field(form, column.key)
         if not isinstance(field, ForeignKeyField) or column.target is None:
@@ -78,7 +88,7 @@ def fill_choices(
         target, value_key = column.target, column.target_key
         assert value_key is not None
         if target.name not in small:
-            small[target.name] = is_small(session, target)
+            small[target.name] = is_small(session, catalog, target, estimates)
         if small[target.name]:
             options = _options(session, target, value_key, true(), SMALL_TARGET + 1)
             options.sort(key=lambda o: o[1].lower())
@@ -90,7 +100,9 @@ def fill_choices(
             field.current_label = found[0][1] if found else None
     for related in spec.related:
         field = spec.related_fields(form)[spec.related.index(related)]
-        _fill_related(session, related.target, field, small)
+        if related.target.name not in small:
+            small[related.target.name] = is_small(session, catalog, related.target, estimates)
+        _fill_related(session, related.target, field, small[related.target.name])
 
 
 def _current_value(field: ForeignKeyField) -> Any:
@@ -104,12 +116,8 @@ def _current_value(field: ForeignKeyField) -> Any:
     return None
 
 
-def _fill_related(
-    session: Session, target: Entity, field: RelatedField, small: dict[str, bool]
-) -> None:
-    if target.name not in small:
-        small[target.name] = is_small(session, target)
-    if small[target.name]:
+def _fill_related(session: Session, target: Entity, field: RelatedField, small: bool) -> None:
+    if small:
         found = refs_where(session, target, true(), limit=SMALL_TARGET + 1)
         field.choices = sorted(
             [(ref.identity or "", ref.label) for _, ref in found], key=lambda c: c[1].lower()
