@@ -1,5 +1,6 @@
 """The WSGI entry point: ``gunicorn wsgi:app``."""
 
-from app import create_app
+from app import create_app, heap
 
+heap.FREEZE_AFTER_DISCOVERY = True  # a long-lived worker: see app/heap.py
 app = create_app()
