@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, raiseload
 
 from . import keys
 from .catalog.model import Catalog, Entity, Relation
+from .reads import read
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,7 @@ def refs_where(
     if limit is not None:
         stmt = stmt.limit(limit)
     result = []
-    for row in session.execute(stmt):
+    for row in read(session, stmt):
         values = dict(row._mapping)
         identity = (
             keys.encode_identity([values[c.key] for c in pk_columns], pk_columns)

@@ -27,6 +27,7 @@ from .counting import Count, EstimateMemo, cached_table_estimate, capped_count, 
 from .errors import BadRequest, NotFound, QueryTimeout
 from .filters import Filter, FilterError, combine, make_filter, search_condition
 from .labels import LabelJoin, Refs, joined_refs
+from .reads import read
 from .values import check_text, from_text, to_text
 
 # Kinds whose values the list page never fetches whole (it shows their size instead).
@@ -361,7 +362,7 @@ def fetch_page(
     names = list(entity.columns)
     width = len(names)
     started = time.perf_counter()
-    fetched = session.execute(stmt).all()
+    fetched = read(session, stmt).all()
     seconds = time.perf_counter() - started
     more = len(fetched) > query.size
     fetched = fetched[: query.size]

@@ -16,6 +16,7 @@ from .counting import Count, capped_count
 from .errors import NotFound
 from .labels import LabelJoin, Refs, RowRef, joined_refs, refs_where
 from .listing import SIZE_ONLY, base_select, selected
+from .reads import read
 from .values import to_text
 
 PREVIEW_ROWS = 5
@@ -35,7 +36,7 @@ def find_row(
         .where(and_(*[c.expression == v for c, v in zip(pk_columns, identity)]))
         .add_columns(*[column for join in joins for column in join.columns])
     )
-    row = session.execute(stmt).first()
+    row = read(session, stmt).first()
     if row is None:
         raise NotFound(f"no row {identity_text!r} in {entity.name!r}")
     width = len(entity.columns)

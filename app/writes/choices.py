@@ -21,6 +21,7 @@ from ..filters import search_condition
 from ..forms.builder import FormSpec
 from ..forms.fields import UNSET, ForeignKeyField, RelatedField
 from ..labels import label_of, refs_where
+from ..reads import read
 from ..values import from_text, to_text
 
 SMALL_TARGET = 100
@@ -31,9 +32,7 @@ def _from(entity: Entity) -> Any:
     return entity.mapped_class if entity.mapped_class is not None else entity.selectable
 
 
-def is_small(
-    session: Session, catalog: Catalog, entity: Entity, estimates: EstimateMemo
-) -> bool:
+def is_small(session: Session, catalog: Catalog, entity: Entity, estimates: EstimateMemo) -> bool:
     """At most ``SMALL_TARGET`` rows. A table the database estimates at over twice that is
     large without a count: the estimate is remembered per database for a minute, where the
     count was a round trip on every form."""
@@ -67,7 +66,7 @@ def _options(
     if limit is not None:
         stmt = stmt.limit(limit)
     result = []
-    for row in session.execute(stmt):
+    for row in read(session, stmt):
         values = dict(row._mapping)
         identity = keys.identity_of(target, values)
         result.append((to_text(values[value_key]), label_of(target, values), identity))
