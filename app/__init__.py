@@ -38,6 +38,8 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(query_views.bp)
     app.register_blueprint(schema_views.bp)
     app.register_blueprint(edit_views.bp)
+    # Templates build the same static and table URLs on every page: remembered (urls.py).
+    app.jinja_env.globals["url_for"] = urls.cached_url_for
     CSRFProtect(app)  # every POST form carries csrf_token(); the schema refresh is one
     errorpages.init_app(app)
     return app

@@ -10,10 +10,10 @@ from markupsafe import Markup
 from sqlalchemy.exc import DBAPIError
 
 from .. import keys, labels, listing, rowhtml, rowpage, timeouts, urls
+from ..catalog.model import Entity
 from ..engines import databases_of, session_for
 from ..filters import OPERATORS, operator_keys
 from ..formatting import cell
-from ..catalog.model import Entity
 from ..overview import database_overview
 from .lookup import database_named, entity_at
 

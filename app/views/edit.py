@@ -21,7 +21,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    url_for,
 )
 from sqlalchemy import and_, or_, select
 from werkzeug.datastructures import CombinedMultiDict
@@ -47,27 +46,27 @@ def _segment(entity: Entity) -> str:
 
 
 def new_url(db: str, entity: Entity, prefill: dict[str, Any] | None = None) -> str:
-    return url_for("edit.new", db=db, table=_segment(entity), **(prefill or {}))
+    return urls.cached_url_for("edit.new", db=db, table=_segment(entity), **(prefill or {}))
 
 
 def edit_url(db: str, entity: Entity, identity: str) -> str:
-    return url_for("edit.edit", db=db, table=_segment(entity), key=identity)
+    return urls.cached_url_for("edit.edit", db=db, table=_segment(entity), key=identity)
 
 
 def delete_url(db: str, entity: Entity, identity: str) -> str:
-    return url_for("edit.delete", db=db, table=_segment(entity), key=identity)
+    return urls.cached_url_for("edit.delete", db=db, table=_segment(entity), key=identity)
 
 
 def bulk_delete_url(db: str, entity: Entity) -> str:
-    return url_for("edit.bulk_delete", db=db, table=_segment(entity))
+    return urls.cached_url_for("edit.bulk_delete", db=db, table=_segment(entity))
 
 
 def lookup_url(db: str, entity: Entity, column: str | None = None) -> str:
-    return url_for("edit.lookup", db=db, table=_segment(entity), _column=column)
+    return urls.cached_url_for("edit.lookup", db=db, table=_segment(entity), _column=column)
 
 
 def download_url(db: str, entity: Entity, identity: str, column: str) -> str:
-    return url_for(
+    return urls.cached_url_for(
         "edit.download", db=db, table=_segment(entity), key=identity, column=keys.encode(column)
     )
 
