@@ -8,11 +8,13 @@ registered in ``init_app`` closes every session the request opened, whatever hap
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 from flask import Flask, g
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session
 
 from . import heap, timeouts
@@ -22,7 +24,7 @@ from .config import DatabaseConfig
 def build_engine(db: DatabaseConfig, settings: dict[str, Any]) -> Engine:
     """Create the one engine for ``db``: pre-ping, pool limits, time limit, SQLite foreign keys."""
     url = make_url(db.url)
-    options: dict[str, Any] = {"pool_pre_ping": True}
+    options: dict[str, Any] = {}
     if url.get_backend_name() == "sqlite":
         # SQLite files use a queue pool of their own; sizes apply to server databases only.
         options["connect_args"] = {"check_same_thread": False}
@@ -38,10 +40,38 @@ def build_engine(db: DatabaseConfig, settings: dict[str, Any]) -> Engine:
         url = url.update_query_dict({"charset": "utf8mb4"}) if "charset" not in url.query else url
     options.update(db.options)
     engine = create_engine(url, **options)
+    if not options.get("pool_pre_ping"):  # a database's options may ask for a ping every time
+        _ping_idle_connections(engine)
     if engine.dialect.name == "sqlite":
         _enforce_sqlite_foreign_keys(engine)
     timeouts.install(engine, settings["STATEMENT_TIMEOUT"])
     return engine
+
+
+# A connection used less than this many seconds ago is handed out without a ping (what
+# HikariCP calls its "alive bypass window"): under load each request skips a round trip,
+# while a connection idle for longer, which a server restart or a firewall may have cut
+# meanwhile, is still checked and replaced if it is dead.
+PING_AFTER_IDLE = 1.0
+
+
+def _ping_idle_connections(engine: Engine) -> None:
+    @event.listens_for(engine, "checkin")
+    def _note_idle(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE:
+            return  # just connected, or in use a moment ago
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            if engine.dialect.is_disconnect(exc, dbapi_connection, None):
+                # The pool discards this connection and checks out a fresh one.
+                raise DisconnectionError(str(exc)) from exc
+            raise
 
 
 def _enforce_sqlite_foreign_keys(engine: Engine) -> None:
