@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, inspect
+from sqlalchemy import and_, false, inspect
 from sqlalchemy.orm import Session, with_parent
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -96,10 +96,21 @@ def related_previews(
         target = catalog.entities.get(relation.target)
         if target is None:
             continue
-        if relation.attribute is not None:
+        values = [row[k] for k in relation.local_keys]
+        # Automap's one-to-many relationships join on their foreign key and nothing else, so
+        # the key values say it all; a model's relationship may join on more (with_parent).
+        by_keys = relation.direction == "one-to-many" and catalog.mode == "reflected"
+        if relation.attribute is not None and not by_keys:
             if parent is None:
                 parent = _parent_for_with_parent(session, entity, identity, row)
             condition = with_parent(parent, relation.attribute)
+        elif None in values:  # a NULL key points at nothing (``= NULL`` would become IS NULL)
+            condition = false()
+        else:
+            condition = and_(
+                *[target.columns[k].expression == v for k, v in zip(relation.target_keys, values)]
+            )
+        if relation.attribute is not None:
             via = ":".join(
                 [
                     keys.encode(entity.name),
@@ -109,10 +120,6 @@ def related_previews(
             )
             list_args = [("_via", via)]
         else:
-            values = [row[k] for k in relation.local_keys]
-            condition = and_(
-                *[target.columns[k].expression == v for k, v in zip(relation.target_keys, values)]
-            )
             list_args = [(f"{k}__exact", to_text(v)) for k, v in zip(relation.target_keys, values)]
         refs = [ref for _, ref in refs_where(session, target, condition, limit=PREVIEW_ROWS)]
         count = (
