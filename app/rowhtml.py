@@ -11,6 +11,7 @@ or ``html.escape``; nothing reaches the page unescaped.
 from __future__ import annotations
 
 import html
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -115,3 +116,48 @@ def list_rows(
             parts.append("</td>")
         parts.append("</tr>")
         yield Markup("".join(parts))
+
+
+def record_rows(
+    db_name: str,
+    entity: Entity,
+    identity: str,
+    values: dict[str, Any],
+    refs: Refs,
+    prefixes: dict[str, str],
+) -> Markup:
+    """The row page's table: per column, a heading (name, type, badges, comment, and for
+    bytes a download link) and the value. Built here for the same reason as ``list_rows``:
+    as a Jinja loop it was a tenth of a row page's time."""
+    parts = []
+    for column in entity.columns.values():
+        parts.append(_record_heading(column))
+        if column.kind == "binary" and values[column.key] is not None:
+            href = html.escape(urls.download(db_name, entity, identity, column.key))
+            parts.append(
+                f'<a class="download" href="{href}" title="Download the bytes of '
+                f'{html.escape(column.name)}">⤓ download</a>'
+            )
+        cell_html = value_cell(column, values, entity.foreign_key_for(column.key), refs, prefixes)
+        parts.append(f'</th>\n  <td class="{html.escape(column.kind)}">{cell_html}</td>\n</tr>\n')
+    return Markup("".join(parts))
+
+
+_HEADINGS: weakref.WeakKeyDictionary[Column, str] = weakref.WeakKeyDictionary()
+
+
+def _record_heading(column: Column) -> str:
+    """A record row up to its heading's end: the same on every page of the table."""
+    heading = _HEADINGS.get(column)
+    if heading is None:
+        type_name = html.escape(column.type_name)
+        badges = ' <span class="badge">key</span>' if column.primary_key else ""
+        badges += ' <span class="badge">computed</span>' if column.computed else ""
+        comment = ""
+        if column.comment:
+            comment = f'<span class="help">{html.escape(column.comment)}</span>'
+        heading = _HEADINGS[column] = (
+            f'<tr>\n  <th title="{type_name}">{html.escape(column.name)}{badges}\n'
+            f'    <span class="type">{type_name}</span>\n    {comment}'
+        )
+    return heading

@@ -77,6 +77,17 @@ def row(db: str, entity: Entity, identity: str) -> str:
     )
 
 
+def download(db: str, entity: Entity, identity: str, column_key: str) -> str:
+    """The bytes of one binary value, as a file."""
+    return cached_url_for(
+        "edit.download",
+        db=db,
+        table=keys.entity_segment(entity.schema, entity.table_name),
+        key=identity,
+        column=keys.encode(column_key),
+    )
+
+
 def with_args(
     args: Sequence[tuple[str, str]], drop: Iterable[str] = (), **changes: Any
 ) -> list[tuple[str, str]]:

@@ -165,3 +165,52 @@ def test_the_row_page_cell_matches_the_list_cell() -> None:
     assert str(cell) == (
         '<a class="fk" href="/db/customers/3">&lt;b&gt;Ada&lt;/b&gt;</a> <span class="key">3</span>'
     )
+
+
+class Record(HTMLParser):
+    """The row page's table: per <tr>, the heading's text and the value cell's text."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.rows: list[list[str]] = []
+        self.titles: list[str] = []
+        self._in: str | None = None
+        self.feed(html)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "tr":
+            self.rows.append(["", ""])
+        elif tag in ("th", "td"):
+            self._in = tag
+            if tag == "th":
+                self.titles.append(dict(attrs).get("title") or "")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("th", "td"):
+            self._in = None
+
+    def handle_data(self, data: str) -> None:
+        if self._in is not None:
+            self.rows[-1][0 if self._in == "th" else 1] += data
+
+
+@settings(max_examples=100, deadline=None)
+@given(name=TEXT, comment=TEXT, note=TEXT)
+def test_the_record_table_keeps_names_comments_and_values_as_text(
+    name: str, comment: str, note: str
+) -> None:
+    entity = orders()
+    entity.columns["note"] = Column(
+        "note", name, "text", String(200), column("note"), comment=comment
+    )
+    refs = {"customer": {(3,): RowRef("Ada", "3")}}
+    html = str(rowhtml.record_rows("db", entity, "7", row(note=note, scan=None), refs, PREFIXES))
+    found = Record(html)
+    assert len(found.rows) == len(entity.columns)  # nothing in a name or value broke a row
+    heading, value = found.rows[-1]
+    assert " ".join(heading.split()) == " ".join(f"{name} VARCHAR(200) {comment}".split())
+    if note and len(note) <= 80 and "\n" not in note:
+        assert value == note
+    assert found.rows[0][0].split() == ["id", "key", "INTEGER"]
+    assert found.rows[1][1] == "Ada 3"
+    assert "download" not in html  # the bytes are NULL: nothing to download

@@ -36,6 +36,7 @@ def _template_helpers(state: Any) -> None:
             "list_rows": rowhtml.list_rows,
             "value_cell": rowhtml.value_cell,
             "row_url_prefixes": rowhtml.row_url_prefixes,
+            "record_rows": rowhtml.record_rows,
             "blank_filter_row": blank_filter_row,
         }
     )

@@ -66,9 +66,7 @@ def lookup_url(db: str, entity: Entity, column: str | None = None) -> str:
 
 
 def download_url(db: str, entity: Entity, identity: str, column: str) -> str:
-    return urls.cached_url_for(
-        "edit.download", db=db, table=_segment(entity), key=identity, column=keys.encode(column)
-    )
+    return urls.download(db, entity, identity, column)
 
 
 def writable(db: Database, entity: Entity) -> bool:
