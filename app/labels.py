@@ -163,15 +163,17 @@ def label_joins(catalog: Catalog, entity: Entity) -> list[LabelJoin]:
             alias = target.selectable.alias()
             keys = list(dict.fromkeys(relation.target_keys + target.primary_key))
             keys += [k for k in target.label_keys if k not in keys]
+            aliased = {k: alias.corresponding_column(target.columns[k].expression) for k in keys}
+            if any(c is None for c in aliased.values()):
+                continue  # a column the alias cannot name: foreign_key_refs looks these up
             matches = and_(
                 *[
-                    alias.corresponding_column(target.columns[k].expression)
-                    == entity.columns[local].expression
+                    aliased[k] == entity.columns[local].expression
                     for k, local in zip(relation.target_keys, relation.local_keys)
                 ]
             )
             columns = [
-                select(alias.corresponding_column(target.columns[k].expression))
+                select(aliased[k])
                 .where(matches)
                 .limit(1)  # a key is unique; LIMIT keeps a non-unique target from failing
                 .scalar_subquery()
