@@ -130,8 +130,11 @@ def _render_form(
     fingerprint: str | None = None,
     failure: writes.WriteFailed | None = None,
     shown: dict[str, Any] | None = None,
+    labels: writes.KnownLabels | None = None,
 ) -> Any:
-    writes.fill_choices(session_for(database), database.catalog, spec, form, database.estimates)
+    writes.fill_choices(
+        session_for(database), database.catalog, spec, form, database.estimates, labels or {}
+    )
     return (
         render_template(
             "edit/form.html",
@@ -184,21 +187,27 @@ def edit(db: str, table: str, key: str) -> Any:
     catalog = database.catalog
     session = session_for(database)
     spec = form_spec(entity, catalog, "edit")
-    try:
-        loaded = writes.load(session, entity, key)
-    except NotFound:
-        if request.method == "GET":
-            raise
-        loaded = None  # deleted meanwhile: the save below reports it, with the user's values
-    # Non-editable columns and binary sizes are shown from the row as it is now.
-    shown = loaded.values if loaded is not None else {}
     if request.method == "GET":
-        assert loaded is not None
+        loaded, refs = writes.load_for_form(session, catalog, entity, key, bool(spec.related))
         current = {**loaded.values, **writes.current_related(session, entity, loaded.obj, spec)}
         form = spec.make(obj_values=current)
         return _render_form(
-            database, entity, spec, form, 200, key=key, fingerprint=loaded.fingerprint, shown=shown
+            database,
+            entity,
+            spec,
+            form,
+            200,
+            key=key,
+            fingerprint=loaded.fingerprint,
+            shown=loaded.values,
+            labels=writes.known_labels(entity, loaded.values, refs),
         )
+    try:
+        loaded = writes.load(session, entity, key)
+    except NotFound:
+        loaded = None  # deleted meanwhile: the save below reports it, with the user's values
+    # Non-editable columns and binary sizes are shown from the row as it is now.
+    shown = loaded.values if loaded is not None else {}
     form = spec.make(formdata=_formdata())
     expected = request.form.get("_fingerprint", "")
     if not form.validate():

@@ -1,7 +1,7 @@
 """Writing rows: the transaction, the translation of database errors, the delete preview and
 the choices of foreign-key fields. Plain Python over a SQLAlchemy session; no Flask."""
 
-from .choices import current_related, fill_choices, search
+from .choices import KnownLabels, current_related, fill_choices, known_labels, search
 from .errors import Conflict, Problem, WriteFailed
 from .preview import Preview, delete_preview
 from .rows import (
@@ -12,10 +12,13 @@ from .rows import (
     delete,
     fingerprint,
     load,
+    load_for_form,
     update,
 )
 
 __all__ = [
+    "KnownLabels",
+    "known_labels",
     "Conflict",
     "LoadedRow",
     "Preview",
@@ -30,6 +33,7 @@ __all__ = [
     "fill_choices",
     "fingerprint",
     "load",
+    "load_for_form",
     "search",
     "update",
 ]

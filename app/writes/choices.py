@@ -20,7 +20,7 @@ from ..counting import EstimateMemo, cached_table_estimate, capped_count
 from ..filters import search_condition
 from ..forms.builder import FormSpec
 from ..forms.fields import UNSET, ForeignKeyField, RelatedField
-from ..labels import label_of, refs_where
+from ..labels import Refs, label_of, refs_where
 from ..reads import read
 from ..values import from_text, to_text
 
@@ -73,12 +73,34 @@ def _options(
     return result
 
 
+# (foreign-key column key, its value) -> the label of the row it points at, None if none.
+KnownLabels = dict[tuple[str, Any], str | None]
+
+
+def known_labels(entity: Entity, values: dict[str, Any], refs: Refs) -> KnownLabels:
+    """The labels a row's page query already read (``labels.joined_refs``), by column."""
+    known: KnownLabels = {}
+    for column_key, value in values.items():
+        relation = entity.foreign_key_for(column_key)
+        if value is None or relation is None or relation.name not in refs:
+            continue
+        if len(relation.local_keys) == 1:
+            ref = refs[relation.name].get((value,))
+            known[(column_key, value)] = ref.label if ref is not None else None
+    return known
+
+
 def fill_choices(
-    session: Session, catalog: Catalog, spec: FormSpec, form: Any, estimates: EstimateMemo
+    session: Session,
+    catalog: Catalog,
+    spec: FormSpec,
+    form: Any,
+    estimates: EstimateMemo,
+    known: KnownLabels,
 ) -> None:
-    """Give each foreign-key and many-to-many field its choices (small targets) or the label
-    of its current value (large ones). ``estimates`` is the database's memo of row estimates
-    (``counting.cached_table_estimate``)."""
+    """Give each foreign-key and many-to-many field its choices (small targets) and the label
+    of its current value, unless ``known`` holds it. ``estimates`` is the database's memo of
+    row estimates (``counting.cached_table_estimate``)."""
     small: dict[str, bool] = {}  # per target name, checked once per form
     for column in spec.columns:
         field = spec.field(form, column.key)
@@ -93,7 +115,9 @@ def fill_choices(
             options.sort(key=lambda o: o[1].lower())
             field.choices = [(value, label) for value, label, _ in options]
         current = _current_value(field)
-        if current is not None:
+        if (column.key, current) in known:
+            field.current_label = known[(column.key, current)]
+        elif current is not None:
             match = target.columns[value_key].expression == current
             found = _options(session, target, value_key, match, 1)
             field.current_label = found[0][1] if found else None
