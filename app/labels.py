@@ -61,37 +61,51 @@ def _key_match(columns: Sequence[Any], key_tuples: list[tuple[Any, ...]]) -> Any
 
 
 def refs_where(
-    session: Session, entity: Entity, stmt_filter: Any, limit: int | None = None, order: bool = True
+    session: Session,
+    entity: Entity,
+    stmt_filter: Any,
+    limit: int | None = None,
+    order: bool = True,
+    params: dict[str, Any] | None = None,
 ) -> list[tuple[dict[str, Any], RowRef]]:
     """Rows of ``entity`` matching a condition, each with its label and identity."""
-    pk_columns = [entity.columns[k] for k in entity.primary_key]
+    return read_refs(session, entity, refs_select(entity, stmt_filter, limit, order), params)
+
+
+def refs_select(
+    entity: Entity, stmt_filter: Any, limit: int | None = None, order: bool = True
+) -> Select[Any]:
+    """The statement ``refs_where`` runs: a caller that runs it often can build it once,
+    with bound parameters in ``stmt_filter``, and hand it to ``read_refs``."""
+    pk_columns = [entity.columns[k].expression for k in entity.primary_key]
     if entity.label_from_str and entity.mapped_class is not None:
         # raiseload: a __str__ that touches a relationship would cost one query per row;
         # such a label falls back to the label columns instead.
-        stmt: Select[Any] = select(entity.mapped_class).options(raiseload("*")).where(stmt_filter)
-        if order:
-            stmt = stmt.order_by(*[c.expression for c in pk_columns])
-        if limit is not None:
-            stmt = stmt.limit(limit)
-        result = []
-        for obj in session.execute(stmt).scalars():
+        stmt: Select[Any] = select(entity.mapped_class).options(raiseload("*"))
+    else:
+        wanted = {k: entity.columns[k] for k in [*entity.primary_key, *entity.label_keys]}
+        stmt = select(*[c.expression.label(c.key) for c in wanted.values()]).select_from(
+            entity.mapped_class if entity.mapped_class is not None else entity.selectable
+        )
+    stmt = stmt.where(stmt_filter)
+    if order and pk_columns:
+        stmt = stmt.order_by(*pk_columns)
+    return stmt.limit(limit) if limit is not None else stmt
+
+
+def read_refs(
+    session: Session, entity: Entity, stmt: Select[Any], params: dict[str, Any] | None = None
+) -> list[tuple[dict[str, Any], RowRef]]:
+    """Run a ``refs_select`` statement: each row's values, label and identity."""
+    pk_columns = [entity.columns[k] for k in entity.primary_key]
+    result = []
+    if entity.label_from_str and entity.mapped_class is not None:
+        for obj in session.execute(stmt, params).scalars():
             values = {k: getattr(obj, k) for k, c in entity.columns.items() if not c.computed}
             identity = keys.encode_identity(inspect(obj).identity or (), pk_columns)
             result.append((values, RowRef(_str_label(entity, obj, values), identity)))
         return result
-    wanted = {c.key: c for c in pk_columns}
-    wanted.update({k: entity.columns[k] for k in entity.label_keys})
-    stmt = (
-        select(*[c.expression.label(c.key) for c in wanted.values()])
-        .select_from(entity.mapped_class if entity.mapped_class is not None else entity.selectable)
-        .where(stmt_filter)
-    )
-    if order and pk_columns:
-        stmt = stmt.order_by(*[c.expression for c in pk_columns])
-    if limit is not None:
-        stmt = stmt.limit(limit)
-    result = []
-    for row in read(session, stmt):
+    for row in read(session, stmt, params):
         values = dict(row._mapping)
         identity = (
             keys.encode_identity([values[c.key] for c in pk_columns], pk_columns)

@@ -8,7 +8,9 @@ from sqlalchemy import CursorResult, Executable
 from sqlalchemy.orm import Session
 
 
-def read(session: Session, stmt: Executable) -> CursorResult[Any]:
+def read(
+    session: Session, stmt: Executable, params: dict[str, Any] | None = None
+) -> CursorResult[Any]:
     """Execute ``stmt`` on the session's connection (in its transaction).
 
     ``Session.execute`` passes every result through the ORM's loading layer, which a select of
@@ -16,4 +18,4 @@ def read(session: Session, stmt: Executable) -> CursorResult[Any]:
     still compiles with the ORM's rules (``with_parent``, inheritance criteria), once, into the
     compiled cache. Sessions here never autoflush, so nothing is skipped.
     """
-    return session.connection().execute(stmt)
+    return session.connection().execute(stmt, params)

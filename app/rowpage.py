@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, false, inspect
+from sqlalchemy import Select, and_, bindparam, false, inspect
 from sqlalchemy.orm import Session, with_parent
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -14,7 +15,7 @@ from . import keys
 from .catalog.model import Catalog, Entity, Relation
 from .counting import Count, capped_count
 from .errors import NotFound
-from .labels import LabelJoin, Refs, RowRef, joined_refs, refs_where
+from .labels import LabelJoin, Refs, RowRef, joined_refs, read_refs, refs_select
 from .listing import SIZE_ONLY, base_select, selected
 from .reads import read
 from .values import to_text
@@ -29,19 +30,53 @@ def find_row(
     at (``labels.label_joins``); NotFound for a malformed or missing key."""
     if not entity.primary_key:
         raise NotFound(f"{entity.name!r} has no primary key, so its rows have no pages")
-    pk_columns = [entity.columns[k] for k in entity.primary_key]
     identity = decode_key(entity, identity_text)
-    stmt = (
-        base_select(entity, [selected(c) for c in entity.columns.values()])
-        .where(and_(*[c.expression == v for c, v in zip(pk_columns, identity)]))
-        .add_columns(*[column for join in joins for column in join.columns])
-    )
-    row = read(session, stmt).first()
+    stmt = _row_select(entity, joins)
+    row = read(session, stmt, {f"pk_{i}": v for i, v in enumerate(identity)}).first()
     if row is None:
         raise NotFound(f"no row {identity_text!r} in {entity.name!r}")
     width = len(entity.columns)
     values = dict(zip(entity.columns, row[:width]))
     return identity, values, joined_refs(joins, [values], [row[width:]]) if joins else {}
+
+
+_ROW_SELECTS: weakref.WeakKeyDictionary[Entity, dict[tuple[int, ...], Select[Any]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _row_select(entity: Entity, joins: Sequence[LabelJoin]) -> Select[Any]:
+    """The select of one row by its key (bound as ``pk_0``, ``pk_1``, …), built once per table
+    and set of joins: reused, neither the statement nor its cache key is built per page."""
+    by_joins = _ROW_SELECTS.setdefault(entity, {})
+    shape = tuple(id(join) for join in joins)  # label_joins keeps its joins for the entity
+    stmt = by_joins.get(shape)
+    if stmt is None:
+        pk_columns = [entity.columns[k] for k in entity.primary_key]
+        stmt = by_joins[shape] = (
+            base_select(entity, [selected(c) for c in entity.columns.values()])
+            .where(and_(*[c.expression == bindparam(f"pk_{i}") for i, c in enumerate(pk_columns)]))
+            .add_columns(*[column for join in joins for column in join.columns])
+        )
+    return stmt
+
+
+_PREVIEW_SELECTS: weakref.WeakKeyDictionary[Relation, Select[Any]] = weakref.WeakKeyDictionary()
+
+
+def _preview_select(relation: Relation, target: Entity) -> Select[Any]:
+    """The first related rows by the foreign key's values (bound as ``fk_0``, …), built once
+    per relation, as ``_row_select`` is per table."""
+    stmt = _PREVIEW_SELECTS.get(relation)
+    if stmt is None:
+        condition = and_(
+            *[
+                target.columns[k].expression == bindparam(f"fk_{i}")
+                for i, k in enumerate(relation.target_keys)
+            ]
+        )
+        stmt = _PREVIEW_SELECTS[relation] = refs_select(target, condition, limit=PREVIEW_ROWS)
+    return stmt
 
 
 def decode_key(entity: Entity, identity_text: str) -> tuple[Any, ...]:
@@ -107,9 +142,7 @@ def related_previews(
         elif None in values:  # a NULL key points at nothing (``= NULL`` would become IS NULL)
             condition = false()
         else:
-            condition = and_(
-                *[target.columns[k].expression == v for k, v in zip(relation.target_keys, values)]
-            )
+            condition = None  # _preview_select's, with the values bound
         if relation.attribute is not None:
             via = ":".join(
                 [
@@ -121,17 +154,25 @@ def related_previews(
             list_args = [("_via", via)]
         else:
             list_args = [(f"{k}__exact", to_text(v)) for k, v in zip(relation.target_keys, values)]
-        refs = [ref for _, ref in refs_where(session, target, condition, limit=PREVIEW_ROWS)]
-        count = (
-            Count(len(refs), exact=True)
-            if len(refs) < PREVIEW_ROWS
-            else capped_count(
-                session,
-                base_select(
-                    target, [target.columns[k].expression for k in target.columns][:1]
-                ).where(condition),
-                cap,
+        if condition is None:
+            stmt, params = (
+                _preview_select(relation, target),
+                {f"fk_{i}": v for i, v in enumerate(values)},
             )
-        )
+        else:
+            stmt, params = refs_select(target, condition, limit=PREVIEW_ROWS), None
+        refs = [ref for _, ref in read_refs(session, target, stmt, params)]
+        if len(refs) < PREVIEW_ROWS:
+            count = Count(len(refs), exact=True)
+        else:
+            if condition is None:
+                condition = and_(
+                    *[
+                        target.columns[k].expression == v
+                        for k, v in zip(relation.target_keys, values)
+                    ]
+                )
+            first_column = [target.columns[k].expression for k in target.columns][:1]
+            count = capped_count(session, base_select(target, first_column).where(condition), cap)
         previews.append(RelatedPreview(relation, target, refs, count, list_args))
     return previews
