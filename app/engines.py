@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from . import heap, timeouts
 from .config import DatabaseConfig
+from .counting import EstimateMemo
 
 
 def build_engine(db: DatabaseConfig, settings: dict[str, Any]) -> Engine:
@@ -93,7 +94,7 @@ class Database:
         self._catalog: Any = None
         self._lock = threading.Lock()
         # Row estimates of big tables, reused for a while (counting.cached_table_estimate).
-        self.estimates: dict[str, tuple[float, int | None]] = {}
+        self.estimates: EstimateMemo = {}
 
     @property
     def read_only(self) -> bool:

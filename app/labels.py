@@ -1,8 +1,9 @@
 """Human labels for rows that other rows point at, never one query per row.
 
 A list page of 50 orders shows each order's customer by name. Where the label comes from
-columns, the page's own query selects it: ``label_columns`` adds one correlated subquery per
-value it needs (built once per table), ``joined_refs`` reads them from the result. One
+columns, the page's own query selects it: ``label_joins`` builds one correlated subquery per
+value it needs (once per table), ``label_columns`` adds them to a select and
+``split_labelled`` reads them back from its rows. One
 statement for the page, as a hand-written app would do it. Otherwise (a model's ``__str__``)
 the customer ids are collected and looked up in a single ``IN`` query per relation
 (``foreign_key_refs``).
@@ -66,10 +67,9 @@ def refs_where(
     stmt_filter: Any,
     limit: int | None = None,
     order: bool = True,
-    params: dict[str, Any] | None = None,
 ) -> list[tuple[dict[str, Any], RowRef]]:
     """Rows of ``entity`` matching a condition, each with its label and identity."""
-    return read_refs(session, entity, refs_select(entity, stmt_filter, limit, order), params)
+    return read_refs(session, entity, refs_select(entity, stmt_filter, limit, order))
 
 
 def refs_select(
@@ -196,6 +196,21 @@ def label_joins(catalog: Catalog, entity: Entity) -> list[LabelJoin]:
             joins.append(LabelJoin(relation, target, columns, keys))
         _JOINS[entity] = joins
     return joins
+
+
+def label_columns(joins: Sequence[LabelJoin]) -> list[Any]:
+    """What a select of ``entity``'s columns adds, after them, to read its labels."""
+    return [column for join in joins for column in join.columns]
+
+
+def split_labelled(
+    entity: Entity, joins: Sequence[LabelJoin], fetched: Sequence[Sequence[Any]]
+) -> tuple[list[dict[str, Any]], Refs]:
+    """Rows of a select of ``entity``'s columns then ``label_columns(joins)``: each row's
+    values by column key, and the references the label columns read."""
+    width = len(entity.columns)
+    rows = [dict(zip(entity.columns, row[:width])) for row in fetched]
+    return rows, joined_refs(joins, rows, [row[width:] for row in fetched])
 
 
 def joined_refs(

@@ -26,7 +26,7 @@ from .catalog.types import ORDERABLE
 from .counting import Count, EstimateMemo, cached_table_estimate, capped_count, planner_estimate
 from .errors import BadRequest, NotFound, QueryTimeout
 from .filters import Filter, FilterError, combine, make_filter, search_condition
-from .labels import LabelJoin, Refs, joined_refs
+from .labels import LabelJoin, Refs, label_columns, split_labelled
 from .reads import read
 from .values import check_text, from_text, to_text
 
@@ -325,19 +325,6 @@ def page_select(
     return stmt.limit(query.size + 1)
 
 
-def labelled_page_select(
-    entity: Entity,
-    query: ListQuery,
-    dialect: str,
-    joins: Sequence[LabelJoin],
-    via_parent: Any = None,
-) -> Select[Any]:
-    """``page_select`` with the labels of what its foreign keys point at: the entity's columns
-    come first, in order, then each join's ``columns``."""
-    stmt = page_select(entity, query, dialect, via_parent)
-    return stmt.add_columns(*[column for join in joins for column in join.columns])
-
-
 @dataclass
 class Page:
     rows: list[dict[str, Any]]
@@ -358,9 +345,7 @@ def fetch_page(
 ) -> Page:
     """Run the page query (with ``joins`` for labels) and work out the cursors around it."""
     via_parent = load_via_parent(session, query.via) if query.via else None
-    stmt = labelled_page_select(entity, query, dialect, joins, via_parent)
-    names = list(entity.columns)
-    width = len(names)
+    stmt = page_select(entity, query, dialect, via_parent).add_columns(*label_columns(joins))
     started = time.perf_counter()
     fetched = read(session, stmt).all()
     seconds = time.perf_counter() - started
@@ -369,7 +354,7 @@ def fetch_page(
     backwards = _is_backwards(query)
     if backwards:
         fetched.reverse()
-    rows = [dict(zip(names, row[:width])) for row in fetched]
+    rows, refs = split_labelled(entity, joins, fetched)
     order = order_columns(entity, query)
     has_next = (not query.last) and (more if not backwards else True)
     # Tables without a key page forwards only: identical rows cannot be counted backwards.
@@ -381,7 +366,7 @@ def fetch_page(
         order=order,
         seconds=seconds,
         via_parent=via_parent,
-        refs=joined_refs(joins, rows, [row[width:] for row in fetched]) if joins else {},
+        refs=refs,
     )
 
 

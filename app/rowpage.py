@@ -15,7 +15,7 @@ from . import keys
 from .catalog.model import Catalog, Entity, Relation
 from .counting import Count, capped_count
 from .errors import NotFound
-from .labels import LabelJoin, Refs, RowRef, joined_refs, read_refs, refs_select
+from .labels import LabelJoin, Refs, RowRef, label_columns, read_refs, refs_select, split_labelled
 from .listing import SIZE_ONLY, base_select, selected
 from .reads import read
 from .values import to_text
@@ -35,9 +35,8 @@ def find_row(
     row = read(session, stmt, {f"pk_{i}": v for i, v in enumerate(identity)}).first()
     if row is None:
         raise NotFound(f"no row {identity_text!r} in {entity.name!r}")
-    width = len(entity.columns)
-    values = dict(zip(entity.columns, row[:width]))
-    return identity, values, joined_refs(joins, [values], [row[width:]]) if joins else {}
+    (values,), refs = split_labelled(entity, joins, [row])
+    return identity, values, refs
 
 
 _ROW_SELECTS: weakref.WeakKeyDictionary[Entity, dict[tuple[int, ...], Select[Any]]] = (
@@ -56,7 +55,7 @@ def _row_select(entity: Entity, joins: Sequence[LabelJoin]) -> Select[Any]:
         stmt = by_joins[shape] = (
             base_select(entity, [selected(c) for c in entity.columns.values()])
             .where(and_(*[c.expression == bindparam(f"pk_{i}") for i, c in enumerate(pk_columns)]))
-            .add_columns(*[column for join in joins for column in join.columns])
+            .add_columns(*label_columns(joins))
         )
     return stmt
 
@@ -69,14 +68,15 @@ def _preview_select(relation: Relation, target: Entity) -> Select[Any]:
     per relation, as ``_row_select`` is per table."""
     stmt = _PREVIEW_SELECTS.get(relation)
     if stmt is None:
-        condition = and_(
-            *[
-                target.columns[k].expression == bindparam(f"fk_{i}")
-                for i, k in enumerate(relation.target_keys)
-            ]
-        )
+        bound = [bindparam(f"fk_{i}") for i in range(len(relation.target_keys))]
+        condition = _by_foreign_key(relation, target, bound)
         stmt = _PREVIEW_SELECTS[relation] = refs_select(target, condition, limit=PREVIEW_ROWS)
     return stmt
+
+
+def _by_foreign_key(relation: Relation, target: Entity, values: Sequence[Any]) -> Any:
+    """The target's rows whose foreign-key columns hold ``values`` (or bound parameters)."""
+    return and_(*[target.columns[k].expression == v for k, v in zip(relation.target_keys, values)])
 
 
 def decode_key(entity: Entity, identity_text: str) -> tuple[Any, ...]:
@@ -166,12 +166,7 @@ def related_previews(
             count = Count(len(refs), exact=True)
         else:
             if condition is None:
-                condition = and_(
-                    *[
-                        target.columns[k].expression == v
-                        for k, v in zip(relation.target_keys, values)
-                    ]
-                )
+                condition = _by_foreign_key(relation, target, values)
             first_column = [target.columns[k].expression for k in target.columns][:1]
             count = capped_count(session, base_select(target, first_column).where(condition), cap)
         previews.append(RelatedPreview(relation, target, refs, count, list_args))

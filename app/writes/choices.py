@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, with_parent
 
 from .. import keys, timeouts
 from ..catalog.model import Catalog, Entity
-from ..counting import EstimateMemo, cached_table_estimate, capped_count
+from ..counting import EstimateMemo, cached_table_estimate, entity_count
 from ..filters import search_condition
 from ..forms.builder import FormSpec
 from ..forms.fields import UNSET, ForeignKeyField, RelatedField
@@ -33,14 +33,10 @@ def _from(entity: Entity) -> Any:
 
 
 def is_small(session: Session, catalog: Catalog, entity: Entity, estimates: EstimateMemo) -> bool:
-    """At most ``SMALL_TARGET`` rows. A table the database estimates at over twice that is
-    large without a count: the estimate is remembered per database for a minute, where the
-    count was a round trip on every form."""
+    """At most ``SMALL_TARGET`` rows: counted as the home page counts (``entity_count``), from
+    the database's estimate, remembered per database for a minute, where one is far above."""
     estimate = cached_table_estimate(session, catalog, entity, estimates)
-    if estimate is not None and estimate > 2 * SMALL_TARGET:
-        return False
-    count = capped_count(session, select(literal(1)).select_from(_from(entity)), SMALL_TARGET)
-    return count.exact
+    return entity_count(session, entity, estimate, SMALL_TARGET).exact
 
 
 def _options(
