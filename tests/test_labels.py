@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import Engine, text
+from sqlalchemy import delete, insert
 from sqlalchemy.orm import Session
 
 from app import labels, listing, rowpage
@@ -89,35 +89,35 @@ def test_row_page_reads_the_same_labels(app: Flask) -> None:
                 assert found == expected.get(relation_name, {})
 
 
+# How each engine lets a session write a foreign key that points at nothing, and stops again.
+FOREIGN_KEY_CHECKS = {
+    "sqlite": ("PRAGMA foreign_keys = OFF", "PRAGMA foreign_keys = ON"),
+    "postgresql": (
+        "SET session_replication_role = replica",
+        "SET session_replication_role = DEFAULT",
+    ),
+    "mariadb": ("SET FOREIGN_KEY_CHECKS = 0", "SET FOREIGN_KEY_CHECKS = 1"),
+}
+
+
 @pytest.fixture
 def dangling_order(app: Flask, engine_name: str) -> Iterator[int]:
     """An order pointing at a person who does not exist, removed again afterwards."""
-    engine: Engine = _database(app).engine
-    insert = text('INSERT INTO "order" (id, "from", person_id) VALUES (:id, :src, :person)')
-    if engine_name == "mariadb":
-        insert = text("INSERT INTO `order` (id, `from`, person_id) VALUES (:id, :src, :person)")
-    values = {"id": DANGLING_ORDER, "src": "dangling", "person": MISSING_PERSON}
-    with engine.connect() as connection:
-        if engine_name == "sqlite":
-            connection.exec_driver_sql("PRAGMA foreign_keys = OFF")
-        elif engine_name == "postgresql":
-            connection.execute(text("SET session_replication_role = replica"))  # no FK triggers
-        else:
-            connection.execute(text("SET FOREIGN_KEY_CHECKS = 0"))
-        connection.execute(insert, values)
+    database = _database(app)
+    order = database.catalog.entities["order"].selectable  # quoted by SQLAlchemy: reserved words
+    off, on = FOREIGN_KEY_CHECKS[engine_name]
+    with database.engine.connect() as connection:
+        connection.exec_driver_sql(off)
+        connection.execute(
+            insert(order).values(id=DANGLING_ORDER, person_id=MISSING_PERSON, **{"from": "x"})
+        )
         connection.commit()
-        if engine_name == "sqlite":
-            connection.exec_driver_sql("PRAGMA foreign_keys = ON")
-        elif engine_name == "postgresql":
-            connection.execute(text("SET session_replication_role = DEFAULT"))
-        else:
-            connection.execute(text("SET FOREIGN_KEY_CHECKS = 1"))
+        connection.exec_driver_sql(on)
     try:
         yield DANGLING_ORDER
     finally:
-        quoted = "`order`" if engine_name == "mariadb" else '"order"'
-        with engine.begin() as connection:
-            connection.execute(text(f"DELETE FROM {quoted} WHERE id = :id"), {"id": DANGLING_ORDER})
+        with database.engine.begin() as connection:
+            connection.execute(delete(order).where(order.c.id == DANGLING_ORDER))
 
 
 def test_a_dangling_reference_has_no_label_either_way(app: Flask, dangling_order: int) -> None:
