@@ -131,7 +131,10 @@ def fresh_database(
 
     On a server the database is held under a server-wide lock for the whole run, so two test
     runs on one machine take turns instead of dropping it under each other.
+    ``ROWBOAT_TEST_DB_SUFFIX`` gives a checkout databases of its own, so two checkouts' runs
+    can go side by side instead.
     """
+    name += os.environ.get("ROWBOAT_TEST_DB_SUFFIX", "")
     if engine_name == "sqlite":
         yield f"sqlite:///{tmp_path_factory.mktemp(name) / (name + '.sqlite')}"
         return
