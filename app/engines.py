@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session
 
-from . import heap, timeouts
+from . import heap, pgvalues, timeouts
 from .config import DatabaseConfig
 from .counting import EstimateMemo
 
@@ -45,6 +45,10 @@ def build_engine(db: DatabaseConfig, settings: dict[str, Any]) -> Engine:
         _ping_idle_connections(engine)
     if engine.dialect.name == "sqlite":
         _enforce_sqlite_foreign_keys(engine)
+    if engine.dialect.driver == "psycopg2":
+        event.listen(
+            engine, "connect", lambda dbapi_connection, _record: pgvalues.register(dbapi_connection)
+        )
     timeouts.install(engine, settings["STATEMENT_TIMEOUT"])
     return engine
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from markupsafe import Markup
 
+from . import looseval
 from .catalog.model import Column
 
 CUT_AT = 80
@@ -52,6 +53,8 @@ def _text(value: Any) -> str:
 
 def _binary(value: Any) -> str:
     # The list query selects length(column); a row page may hand over the bytes themselves.
+    if isinstance(value, str):
+        return _text(value)  # SQLite keeps text in a BLOB column as text
     n = len(value) if isinstance(value, (bytes, bytearray, memoryview)) else int(value)
     return f'<span class="binary">&lt;binary, {_size(n)}&gt;</span>'
 
@@ -70,8 +73,14 @@ def _plain(value: Any) -> str:
     # Numbers, dates and times print only digits, signs, letters and ``-:. +``: nothing to
     # escape. ``type() is`` rather than isinstance: a bool or an int-based Enum goes on below.
     kind = type(value)
-    if kind is int or kind is float:
+    if kind is int:
         return str(value)
+    if kind is float:
+        return looseval.float_text(value)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return _binary(value)  # bytes in a column of a type the catalog does not know
+    if isinstance(value, dict):
+        return _text(looseval.hstore_text(value))
     if isinstance(value, enum.Enum):
         return html.escape(value.name)
     if isinstance(value, dt.datetime):
@@ -83,7 +92,25 @@ def _plain(value: Any) -> str:
     return _text(value)
 
 
+def _array(value: Any) -> str:
+    # As the edit form writes it: a JSON list (None as null), not Python's repr.
+    if not isinstance(value, list):
+        return _text(value)
+    return _text(json.dumps(value, ensure_ascii=False, default=_json_item))
+
+
+def _json_item(value: Any) -> Any:
+    if isinstance(value, float):
+        return looseval.float_text(value)
+    if isinstance(value, decimal.Decimal):
+        return format(value, "f")
+    if isinstance(value, (dt.date, dt.time)):
+        return value.isoformat()
+    return str(value)
+
+
 _FORMATTERS: dict[str, Callable[[Any], str]] = {
+    "array": _array,
     "binary": _binary,
     "json": _json,
     "boolean": _boolean,

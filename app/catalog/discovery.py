@@ -35,6 +35,7 @@ from sqlalchemy.orm import Mapper, RelationshipDirection, RelationshipProperty, 
 from ..config import DatabaseConfig
 from .labels import choose_label_keys
 from .model import Catalog, Column, Entity, Relation
+from .tolerant import for_reading
 from .types import kind_of
 
 _SYSTEM_SCHEMAS = re.compile(r"^(pg_.*|information_schema)$")
@@ -83,6 +84,9 @@ def _reflected(engine: Engine) -> Catalog:
 
     if engine.dialect.name == "sqlite":
         _match_sqlite_time_formats(engine, metadata)
+    for table in metadata.tables.values():
+        for column in table.columns:
+            column.type = for_reading(column.type, engine.dialect)
     classes, mapping_problem = _automap(metadata)
     if mapping_problem:
         problems.append(mapping_problem)

@@ -19,9 +19,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import types as sat
-from sqlalchemy.dialects import mysql
+from sqlalchemy.dialects import mysql, postgresql
 from sqlalchemy.types import TypeEngine
 
+from .. import looseval
+from ..catalog.tolerant import as_text
 from ..catalog.types import kind_of
 from ..values import to_text
 
@@ -65,6 +67,8 @@ def register(*types: type, kinds: tuple[str, ...] = ()) -> Callable[[Converter],
 
 def convert(type_: TypeEngine[Any], dialect: str) -> Conversion:
     """Find the converter for ``type_`` (MRO, TypeDecorators unwrapped) and apply it."""
+    if as_text(type_):
+        return _database_text(type_, dialect)
     layer: TypeEngine[Any] = type_
     while True:
         for cls in type(layer).__mro__:
@@ -151,13 +155,16 @@ def _year(type_: TypeEngine[Any], dialect: str) -> Conversion:
 # --- numbers -----------------------------------------------------------------------------------
 
 
-def _decimal_parser(precision: int | None, scale: int | None) -> Parse:
+def _decimal_parser(precision: int | None, scale: int | None, dialect: str = "") -> Parse:
     def parse(text: str) -> decimal.Decimal:
         try:
             value = decimal.Decimal(text.strip())
         except decimal.InvalidOperation:
             raise ValueError("Enter a number, such as 12.50.") from None
         if not value.is_finite():
+            # PostgreSQL's numeric holds NaN and (since 14) ±Infinity; a numeric(p, s) holds NaN.
+            if dialect == "postgresql" and not value.is_snan():
+                return value
             raise ValueError("Enter a finite number.")
         exponent = value.as_tuple().exponent
         assert isinstance(exponent, int)
@@ -178,14 +185,22 @@ def _decimal_parser(precision: int | None, scale: int | None) -> Parse:
     return parse
 
 
-def _float_parse(text: str) -> float:
-    try:
-        value = float(text.strip())
-    except ValueError:
-        raise ValueError("Enter a number, such as 1.5 or 2e-3.") from None
-    if value != value or value in (float("inf"), float("-inf")):
-        raise ValueError("Enter a finite number.")
-    return value
+def _float_parser(dialect: str) -> Parse:
+    allowed = ", ".join(sorted(looseval.NON_FINITE_BY_DIALECT.get(dialect, {}))) or "none"
+
+    def parse(text: str) -> float:
+        special = looseval.non_finite(text, dialect)
+        if special is not None:
+            return special
+        try:
+            value = float(text.strip())
+        except ValueError:
+            raise ValueError("Enter a number, such as 1.5 or 2e-3.") from None
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ValueError(f"Enter a finite number (non-finite values here: {allowed}).")
+        return value
+
+    return parse
 
 
 def _decimal_format(value: Any) -> str:
@@ -196,7 +211,7 @@ def _decimal_format(value: Any) -> str:
 def _numeric(type_: TypeEngine[Any], dialect: str) -> Conversion:
     precision = getattr(type_, "precision", None)
     scale = getattr(type_, "scale", None)
-    parse = _decimal_parser(precision, scale)
+    parse = _decimal_parser(precision, scale, dialect)
     if not getattr(type_, "asdecimal", True):
         decimal_parse = parse
 
@@ -218,12 +233,15 @@ def _numeric(type_: TypeEngine[Any], dialect: str) -> Conversion:
 @register(sat.Float, kinds=("float",))
 def _float(type_: TypeEngine[Any], dialect: str) -> Conversion:
     return Conversion(
-        "ValueField", parse=_float_parse, format=repr_float, attrs={"inputmode": "decimal"}
+        "ValueField",
+        parse=_float_parser(dialect),
+        format=repr_float,
+        attrs={"inputmode": "decimal"},
     )
 
 
 def repr_float(value: Any) -> str:
-    return repr(float(value)) if isinstance(value, float) else str(value)
+    return looseval.float_text(value) if isinstance(value, float) else str(value)
 
 
 # --- booleans ----------------------------------------------------------------------------------
@@ -274,18 +292,64 @@ def _long_text(type_: TypeEngine[Any], dialect: str) -> Conversion:
 
 def _unknown(type_: TypeEngine[Any], dialect: str) -> Conversion:
     # A type we know nothing about: the text goes to the database as typed, and the database
-    # says whether it fits.
+    # says whether it fits; bytes (a geometry, say) travel as x'..' and are sent as bytes.
+    text_parse = _text_parser(dialect)
+    if dialect == "sqlite" and isinstance(type_, sat.NullType):
+        # A column with no declared type keeps whatever storage class it is given.
+        def parse(text: str) -> Any:
+            return looseval.untyped_value(text_parse(text))
+
+        hint = "no declared type: a number is stored as a number, x'0A1B' as bytes, else text"
+    else:
+
+        def parse(text: str) -> Any:
+            value = looseval.untyped_value(text_parse(text))
+            return value if isinstance(value, bytes) else text
+
+        hint = "checked by the database"
     return Conversion(
-        "TextField",
+        "TextField", parse=parse, format=looseval.untyped_text, text_like=True, hint=hint
+    )
+
+
+@register(postgresql.HSTORE)
+def _hstore(type_: TypeEngine[Any], dialect: str) -> Conversion:
+    return Conversion(
+        "TextAreaField",
         parse=_text_parser(dialect),
-        format=str,
-        text_like=True,
-        hint=f"{type(type_).__name__}: checked by the database",
+        format=lambda v: looseval.hstore_text(v) if isinstance(v, dict) else str(v),
+        text_like=True,  # empty is the empty hstore; NULL is the box
+        hint='hstore pairs, e.g. "a"=>"1", "b"=>NULL; checked by the database',
+    )
+
+
+@register(mysql.BIT)
+def _bit(type_: TypeEngine[Any], dialect: str) -> Conversion:
+    high = 2 ** (getattr(type_, "length", None) or 1) - 1
+    return Conversion(
+        "ValueField",
+        parse=_integer_parser(0, high),
+        input_type="number",
+        attrs={"step": "1", "min": "0", "max": str(high)},
+        hint=f"bits as a whole number, 0 to {high:,}",
     )
 
 
 _BY_KIND["other"] = _unknown
 _BY_KIND["unknown"] = _unknown
+
+
+def _database_text(type_: TypeEngine[Any], dialect: str) -> Conversion:
+    # Values the database reads and writes as its own text (see catalog.tolerant.as_text).
+    if isinstance(type_, mysql.SET):
+        return _set(type_, dialect)
+    hint = getattr(type_, "text_hint", "")
+    return Conversion(
+        "TextField",
+        parse=_text_parser(dialect),
+        format=str,
+        hint=f"{hint}; checked by the database" if hint else "checked by the database",
+    )
 
 
 # --- enums and sets ----------------------------------------------------------------------------
@@ -316,7 +380,15 @@ def _enum(type_: TypeEngine[Any], dialect: str) -> Conversion:
             return text
 
         fmt = str
-    return Conversion("ChoiceField", parse=parse, format=fmt, choices=tuple((s, s) for s in stored))
+    # An enum that has the empty string among its values tells it from NULL with the NULL box,
+    # as text does: the select's own "" option is that value.
+    return Conversion(
+        "ChoiceField",
+        parse=parse,
+        format=fmt,
+        choices=tuple((s, s) for s in stored),
+        text_like="" in stored,
+    )
 
 
 @register(mysql.SET)

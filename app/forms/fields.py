@@ -11,12 +11,15 @@ The template's ``render_field`` macro dispatches on the field class name (``fiel
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from werkzeug.datastructures import FileStorage
 from wtforms import Field
 from wtforms.utils import unset_value
+
+from ..catalog.tolerant import StoredText
 
 if TYPE_CHECKING:
     from .builder import ColumnSpec
@@ -45,6 +48,23 @@ NULL_FLAG = "_null"  # checkbox: this field is NULL
 WAS_NULL = "_was_null"  # hidden: the NULL box was ticked when the form was shown
 BOOL_MARKER = "_bool"  # hidden: this checkbox was on the form (absent checkbox = unchecked)
 RELATED_MARKER = "_related"  # hidden: this many-to-many field was on the form
+
+
+# What number and date inputs accept as their value (HTML's "valid floating-point number" and
+# "valid date string"); anything else they replace with "".
+_BROWSER_SYNTAX = {
+    "number": re.compile(r"-?(\d+(\.\d+)?|\.\d+)([eE][+-]?\d+)?"),
+    "date": re.compile(r"\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])"),
+}
+
+
+def same_lines(a: str, b: str) -> bool:
+    """Equal but for line endings (CRLF, CR and LF all count as one newline)."""
+    if a == b:
+        return True
+    return a.replace("\r\n", "\n").replace("\r", "\n") == b.replace("\r\n", "\n").replace(
+        "\r", "\n"
+    )
 
 
 class ColumnField(Field):
@@ -85,10 +105,52 @@ class ColumnField(Field):
             self.process_data(data)
             return
         self.raw_data = formdata.getlist(self.name) if self.name in formdata else []
+        if self.unchanged(self.raw_data):
+            # What was posted is what the form showed: nothing to write, whatever the text
+            # would parse to (a zero date, a value Python cannot hold, CRLF for LF).
+            self.process_data(data)
+            self.data = UNSET
+            return
         try:
             self.process_formdata(self.raw_data)
         except ValueError as exc:
             self.process_errors.append(exc.args[0])
+
+    # --- unchanged? ----------------------------------------------------------------------
+
+    def unchanged(self, valuelist: list[Any]) -> bool:
+        """Whether the submission says exactly what the form showed for the stored value.
+
+        Compared as text, the way the form shows values, with line endings ignored: browsers
+        post every newline of a textarea as CRLF, so stored LF or CR would otherwise change.
+        """
+        current = self.object_data
+        if self.creating or current is unset_value or current is UNSET:
+            return False
+        submitted = self.submitted(valuelist)
+        if submitted is None:
+            return False
+        shown = (True, "") if current is None else (False, self.format(current))
+        return submitted[0] == shown[0] and same_lines(submitted[1], shown[1])
+
+    def submitted(self, valuelist: list[Any]) -> tuple[bool, str] | None:
+        """(NULL?, text) that a submission stands for, without parsing it; None: nothing."""
+        raw = valuelist[0] if valuelist else None
+        if raw is None or not isinstance(raw, str):
+            return None
+        is_null = self.name in self._flags and not (raw and self.started_null)
+        if is_null:
+            return True, ""
+        empty = raw == "" if self.text_like else raw.strip() == ""
+        if empty and not self.text_like and self.spec.nullable:
+            return True, ""
+        return False, raw
+
+    @property
+    def text_like(self) -> bool:
+        """Whether an empty input is the empty string: for text, and for text the database
+        holds where its type promised something else (SQLite keeps '' in a DATE column)."""
+        return self.conversion.text_like or isinstance(self.object_data, StoredText)
 
     @property
     def started_null(self) -> bool:
@@ -139,14 +201,38 @@ class ColumnField(Field):
         if raw is None and not self.creating:
             self.data = UNSET  # not on the form: leave the column as it is
             return
-        self.data = self.read_text(raw or "")
+        self.data = self.read_text(self.line_endings(raw or ""))
+
+    def line_endings(self, raw: str) -> str:
+        """Browsers post CRLF for every newline typed: keep the stored value's own convention
+        (CRLF only where the current value already uses it), else plain LF."""
+        current = self.object_data
+        if "\r\n" in raw and not (isinstance(current, str) and "\r\n" in current):
+            return raw.replace("\r\n", "\n")
+        return raw
+
+    @property
+    def multiline(self) -> bool:
+        """Shown in a textarea: a one-line input would drop the value's line breaks."""
+        return "\n" in self.text or "\r" in self.text
+
+    @property
+    def input_type(self) -> str:
+        """The conversion's input type, or plain text for a value that input cannot hold: a
+        number or date input posts "" for anything outside its own syntax (text stored in a
+        numeric column, year 10000, 20240101 in a SQLite DATE column)."""
+        kind = self.conversion.input_type
+        syntax = _BROWSER_SYNTAX.get(kind)
+        if syntax is None or self.text == "" or syntax.fullmatch(self.text):
+            return kind
+        return "text"
 
     def read_text(self, raw: str) -> Any:
-        empty = raw == "" if self.conversion.text_like else raw.strip() == ""
+        empty = raw == "" if self.text_like else raw.strip() == ""
         if empty:
             if self.creating and self.spec.has_default:
                 return UNSET  # the database (or the model) fills it in
-            if self.conversion.text_like:
+            if self.text_like:
                 return ""
             if self.spec.nullable:
                 return None
@@ -194,6 +280,17 @@ class BooleanField(ColumnField):
     def format(self, value: Any) -> str:
         return "true" if value else "false"
 
+    def submitted(self, valuelist: list[Any]) -> tuple[bool, str] | None:
+        if self.tri_state:
+            return super().submitted(valuelist)
+        raw = valuelist[0] if valuelist else None
+        if raw is None and self.name not in self._present:
+            return None
+        if raw is not None and not isinstance(raw, str):
+            return None
+        checked = raw is not None and raw.strip().lower() not in ("", "0", "false", "off", "no")
+        return False, self.format(checked)
+
     def process_formdata(self, valuelist: list[Any]) -> None:
         if self.tri_state:
             super().process_formdata(valuelist)
@@ -239,7 +336,15 @@ class SetField(ColumnField):
         self.data = set(chosen)
 
     def format(self, value: Any) -> str:
-        return ",".join(sorted(value)) if isinstance(value, (set, frozenset)) else str(value)
+        members = value.split(",") if isinstance(value, str) else value
+        return ",".join(sorted(m for m in members if m != ""))
+
+    def submitted(self, valuelist: list[Any]) -> tuple[bool, str] | None:
+        if any(not isinstance(v, str) for v in valuelist):
+            return None
+        if self.name in self._flags:
+            return True, ""
+        return False, self.format([v for v in valuelist if v != ""])
 
     @property
     def chosen(self) -> set[str]:
@@ -248,6 +353,9 @@ class SetField(ColumnField):
 
 class FileField(ColumnField):
     """Binary data as a file upload; no new file keeps the current value."""
+
+    def unchanged(self, valuelist: list[Any]) -> bool:
+        return False  # no file chosen already means "keep"; the bytes are never on the form
 
     def process_formdata(self, valuelist: list[Any]) -> None:
         upload = valuelist[0] if valuelist else None

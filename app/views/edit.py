@@ -208,7 +208,9 @@ def edit(db: str, table: str, key: str) -> Any:
         loaded = None  # deleted meanwhile: the save below reports it, with the user's values
     # Non-editable columns and binary sizes are shown from the row as it is now.
     shown = loaded.values if loaded is not None else {}
-    form = spec.make(formdata=_formdata())
+    # The current values tell which fields the user left as they were shown: those are not
+    # written, whatever their text would parse to.
+    form = spec.make(formdata=_formdata(), obj_values=shown)
     expected = request.form.get("_fingerprint", "")
     if not form.validate():
         return _render_form(
