@@ -14,7 +14,7 @@ import uuid
 from typing import Any
 
 from .catalog.model import Column
-from .catalog.tolerant import as_text
+from .catalog.tolerant import as_text, beyond_python
 
 _TRUE = {"1", "true", "t", "yes", "y", "on"}
 _FALSE = {"0", "false", "f", "no", "n", "off"}
@@ -35,6 +35,9 @@ def from_text(text: str, column: Column) -> Any:
     try:
         return _PARSERS.get(column.kind, str)(text)
     except (ValueError, ArithmeticError, TypeError) as exc:
+        words = beyond_python(column.type)
+        if words is not None and words.match(text):
+            return text  # 'infinity', a BC date: the database reads it
         raise ValueError(
             f"{text!r} is not a valid {column.kind} value for {column.name!r}"
         ) from exc
@@ -86,6 +89,10 @@ def _numeric(text: str) -> decimal.Decimal:
 
 
 def _float(text: str) -> float:
+    # NaN and ±Infinity as pages show them (PostgreSQL and SQLite store them); Python's other
+    # spellings ('inf', 'nan') are refused, as a typo is likelier than a wish for them.
+    if text.strip().lower() in ("nan", "infinity", "-infinity"):
+        return float(text.strip().lower().replace("infinity", "inf"))
     value = float(text.strip())
     if value != value or value in (float("inf"), float("-inf")):
         raise ValueError(text)

@@ -19,6 +19,7 @@ too, and the database parses them.
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -134,6 +135,27 @@ class PGIntervalText(postgresql.INTERVAL):
     text_hint = "a PostgreSQL interval, e.g. 1 mon 2 days 03:04:05"
 
 
+# PostgreSQL's dates and times that no Python value holds (see pgvalues): typed into a form or
+# a filter, they go to the server as text.
+PG_BEYOND_PYTHON = re.compile(
+    r"^\s*([+-]?infinity|.*\sBC|\d{5,}-.*|24:00(:00(\.0*)?)?([+-][\d:]+)?)\s*$", re.IGNORECASE
+)
+_WITH_WORDS: dict[type, type] = {}
+
+
+def beyond_python(type_: TypeEngine[Any]) -> re.Pattern[str] | None:
+    """The texts this column's database takes that Python's parsing of its kind refuses."""
+    return getattr(type_, "beyond_python", None)
+
+
+def _with_postgresql_words(type_: TypeEngine[Any]) -> None:
+    cls = type(type_)
+    if cls not in _WITH_WORDS:
+        _WITH_WORDS[cls] = type(cls.__name__, (cls,), {"beyond_python": PG_BEYOND_PYTHON})
+        _WITH_WORDS[cls].__module__ = cls.__module__
+    type_.__class__ = _WITH_WORDS[cls]
+
+
 def for_reading(type_: TypeEngine[Any], dialect: Dialect) -> TypeEngine[Any]:
     """The type a reflected column is read with: every value readable, none misread."""
     if dialect.name == "mysql":
@@ -147,4 +169,6 @@ def for_reading(type_: TypeEngine[Any], dialect: Dialect) -> TypeEngine[Any]:
             type_.__class__ = MySQLSetText
     elif dialect.name == "postgresql" and type(type_) is postgresql.INTERVAL:
         type_.__class__ = PGIntervalText
+    elif dialect.name == "postgresql" and isinstance(type_, (sat.Date, sat.DateTime, sat.Time)):
+        _with_postgresql_words(type_)
     return tolerant(type_, dialect)

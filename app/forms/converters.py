@@ -15,7 +15,7 @@ import json
 import re
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import types as sat
@@ -23,7 +23,7 @@ from sqlalchemy.dialects import mysql, postgresql
 from sqlalchemy.types import TypeEngine
 
 from .. import looseval
-from ..catalog.tolerant import as_text
+from ..catalog.tolerant import as_text, beyond_python
 from ..catalog.types import kind_of
 from ..values import to_text
 
@@ -69,6 +69,24 @@ def convert(type_: TypeEngine[Any], dialect: str) -> Conversion:
     """Find the converter for ``type_`` (MRO, TypeDecorators unwrapped) and apply it."""
     if as_text(type_):
         return _database_text(type_, dialect)
+    conversion = _convert(type_, dialect)
+    words = beyond_python(type_)
+    if words is None:
+        return conversion
+    parse = conversion.parse
+
+    def parse_or_words(text: str) -> Any:
+        try:
+            return parse(text)
+        except ValueError:
+            if words.match(text):
+                return text  # 'infinity', a BC date: the database reads its own words
+            raise
+
+    return replace(conversion, parse=parse_or_words)
+
+
+def _convert(type_: TypeEngine[Any], dialect: str) -> Conversion:
     layer: TypeEngine[Any] = type_
     while True:
         for cls in type(layer).__mro__:
@@ -163,8 +181,10 @@ def _decimal_parser(precision: int | None, scale: int | None, dialect: str = "")
             raise ValueError("Enter a number, such as 12.50.") from None
         if not value.is_finite():
             # PostgreSQL's numeric holds NaN and (since 14) ±Infinity; a numeric(p, s) holds NaN.
-            if dialect == "postgresql" and not value.is_snan():
+            if dialect == "postgresql" and value.is_nan() and not value.is_snan():
                 return value
+            if dialect == "postgresql" and value.is_infinite():
+                return "-Infinity" if value < 0 else "Infinity"  # psycopg2 would send NaN
             raise ValueError("Enter a finite number.")
         exponent = value.as_tuple().exponent
         assert isinstance(exponent, int)
