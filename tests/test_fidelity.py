@@ -23,6 +23,8 @@ import pytest
 from conftest import ENGINES, ENV_TO_CLEAR, Page, engine_of, fresh_database
 from flask import Flask
 from hostile_corpus import create_hostile_corpus
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import Engine, create_engine, inspect
 from werkzeug.datastructures import MultiDict
 
@@ -356,3 +358,45 @@ def test_edits_write_what_was_typed(
         updates = [s for s in statements if WRITES.match(s)]
         assert len(updates) == 1 and updates[0].count("=") == 2, updates  # SET one column
         assert _stored(engine, table, column, key) == stored, (table, key, column)
+
+
+# --- any text, typed as a browser sends it ----------------------------------------------------
+
+typed_text = st.text(
+    alphabet=st.sampled_from(list("ab \t\r\n'\"\\`<>&é☃😀%_;")), min_size=0, max_size=30
+)
+
+
+def _as_browser_sends(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "\r\n")
+
+
+@settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(text=typed_text)
+def test_typed_text_is_stored_as_typed_and_saves_unchanged_after(
+    hostile_app: Flask, read: Any, count_statements: Any, text: str
+) -> None:
+    """Text typed into a textarea is stored with the user's line breaks as LF (the row held
+    LF before), and the form of the new value posted back writes nothing."""
+    client = hostile_app.test_client()
+    engine = hostile_app.extensions["rowboat.databases"]["h"].engine
+    url = "/h/texts/3/-/edit"  # body holds 'two\nlines': LF, so LF it stays
+    data = browser_submission(read(client.get(url)))
+    data.setlist("body", [_as_browser_sends(text)])
+    response = client.post(url, data=data, content_type="multipart/form-data")
+    assert response.status_code == 302, response.get_data(as_text=True)[-600:]
+    expected = text.replace("\r\n", "\n").replace("\r", "\n")
+    with engine.connect() as connection:
+        stored = connection.exec_driver_sql("SELECT body FROM texts WHERE id = 3").scalar_one()
+    assert stored == expected
+    data = browser_submission(read(client.get(url)))
+    with count_statements(engine) as statements:
+        again = client.post(url, data=data, content_type="multipart/form-data")
+    assert again.status_code == 302
+    assert not [s for s in statements if WRITES.match(s)]
+    with engine.begin() as connection:  # back to the corpus's value for the other tests
+        connection.exec_driver_sql("UPDATE texts SET body = 'two\nlines' WHERE id = 3")
