@@ -85,6 +85,13 @@ def as_text(type_: TypeEngine[Any]) -> bool:
     return bool(getattr(type_, "as_text", False))
 
 
+def _named_as_base(cls: type) -> type:
+    """Keep the database type's name: pages name a column's type after its class."""
+    cls.__name__ = cls.__qualname__ = cls.__mro__[1].__name__
+    return cls
+
+
+@_named_as_base
 class MySQLTimeText(mysql.TIME):
     """MariaDB/MySQL TIME read as the server's own text (``-838:59:59`` to ``838:59:59``)."""
 
@@ -108,6 +115,7 @@ class MySQLTimeText(mysql.TIME):
         return process
 
 
+@_named_as_base
 class MySQLSetText(mysql.SET):
     """MariaDB/MySQL SET read as the server's text: its members, comma-separated, in order."""
 
@@ -128,6 +136,7 @@ class MySQLSetText(mysql.SET):
         return process
 
 
+@_named_as_base
 class PGIntervalText(postgresql.INTERVAL):
     """PostgreSQL INTERVAL as the server's text (``pgvalues`` has psycopg2 read it so)."""
 

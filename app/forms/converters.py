@@ -364,9 +364,22 @@ def _database_text(type_: TypeEngine[Any], dialect: str) -> Conversion:
     if isinstance(type_, mysql.SET):
         return _set(type_, dialect)
     hint = getattr(type_, "text_hint", "")
+    text_parse = _text_parser(dialect)
+    if isinstance(type_, sat.Interval) or "INTERVAL" in type(type_).__name__:
+
+        def parse(text: str) -> Any:
+            # '1 day, 2:03:04', 'P1DT2H' or seconds read as before; anything else ('1 mon')
+            # is PostgreSQL's to read.
+            try:
+                return parse_interval(text)
+            except ValueError:
+                return text_parse(text)
+
+    else:
+        parse = text_parse
     return Conversion(
         "TextField",
-        parse=_text_parser(dialect),
+        parse=parse,
         format=str,
         hint=f"{hint}; checked by the database" if hint else "checked by the database",
     )

@@ -216,7 +216,10 @@ class WriteContext:
     catalog: Catalog
     entity: Entity
     tables: list[Table]
-    values: dict[str, Any]  # what was submitted, by column key
+    # The row's values as the write would leave them, by column key: what was submitted, and
+    # on an update the stored values of the columns the user left alone (they are not written,
+    # but a constraint error names the row they would clash with through all of them).
+    values: dict[str, Any]
     action: str  # "create", "update" or "delete"
     identity: tuple[Any, ...] | None = None  # the row being changed or deleted
 

@@ -269,6 +269,7 @@ def update(
                 row_values(entity, obj),
                 current,
             )
+        ctx.values = {**row_values(entity, obj), **values}
         # Only what differs is written: a value the database reads back ambiguously (JSON
         # null and SQL NULL both read as None) is left exactly as it is when untouched.
         _assign(entity, obj, {k: v for k, v in values.items() if not _same(getattr(obj, k), v)})
