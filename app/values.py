@@ -14,7 +14,7 @@ import uuid
 from typing import Any
 
 from .catalog.model import Column
-from .catalog.tolerant import as_text, beyond_python
+from .catalog.readtypes import as_text, beyond_python
 
 _TRUE = {"1", "true", "t", "yes", "y", "on"}
 _FALSE = {"0", "false", "f", "no", "n", "off"}

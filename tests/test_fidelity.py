@@ -267,6 +267,8 @@ SHOWN = {
         ("odd", "2", "s"): "a,c d",
         ("odd", "3", "s"): "a,b,c d",
         ("odd", "1", "e"): "(empty)",
+        ("odd", "1", "pt"): "POINT(1.5 -2)",
+        ("odd", "1", "g"): "LINESTRING(0 0,1 1)",
     },
 }
 
@@ -293,6 +295,7 @@ FILTERS = {
         ("stamps", "t__lt=-11:00:00", ["2"]),
         ("odd", "s__exact=a,c d", ["2"]),
         ("numbers", "d__exact=2.718281828459045", ["1"]),
+        ("odd", "pt__exact=POINT(1.5 -2)", ["1"]),
     ],
 }
 
@@ -326,6 +329,7 @@ EDITS = {
         ("stamps", "3", "t", "100:00:01", "100:00:01"),
         ("odd", "1", "s", ["a", "c d"], "a,c d"),
         ("numbers", "3", "b1", "1", "\x01"),
+        ("odd", "2", "pt", "POINT(3 4)", "POINT(3 4)"),
         ("texts", "7", "body", "a\r\nb", "a\nb"),
     ],
 }
@@ -335,6 +339,8 @@ def _stored(engine: Engine, table: str, column: str, key: str) -> str:
     name = engine_of(str(engine.url))
     quote = engine.dialect.identifier_preparer.quote
     expr = {"sqlite": "quote({})", "postgresql": "{}::text", "mariadb": "CAST({} AS CHAR)"}
+    if column in ("pt", "g") and name == "mariadb":
+        expr["mariadb"] = "ST_AsText({})"
     key_column = "id"
     with engine.connect() as connection:
         return connection.exec_driver_sql(

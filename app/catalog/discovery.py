@@ -25,6 +25,7 @@ from sqlalchemy import (
     cast,
     inspect,
     select,
+    text,
 )
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Engine
@@ -35,7 +36,7 @@ from sqlalchemy.orm import Mapper, RelationshipDirection, RelationshipProperty, 
 from ..config import DatabaseConfig
 from .labels import choose_label_keys
 from .model import Catalog, Column, Entity, Relation
-from .tolerant import for_reading
+from .readtypes import MYSQL_SPATIAL, MySQLGeometryText, for_reading
 from .types import kind_of
 
 _SYSTEM_SCHEMAS = re.compile(r"^(pg_.*|information_schema)$")
@@ -84,9 +85,14 @@ def _reflected(engine: Engine) -> Catalog:
 
     if engine.dialect.name == "sqlite":
         _match_sqlite_time_formats(engine, metadata)
+    spatial = _mysql_spatial_columns(engine)
     for table in metadata.tables.values():
         for column in table.columns:
-            column.type = for_reading(column.type, engine.dialect)
+            data_type = spatial.get((table.schema, table.name, column.name))
+            if data_type is not None:
+                column.type = MySQLGeometryText(data_type)
+            else:
+                column.type = for_reading(column.type, engine.dialect)
     classes, mapping_problem = _automap(metadata)
     if mapping_problem:
         problems.append(mapping_problem)
@@ -147,6 +153,24 @@ def _match_sqlite_time_formats(engine: Engine, metadata: MetaData) -> None:
                     if found:
                         fmt = storage.replace("{sep}", found.group(1))
                         column.type = sqlite_type(storage_format=fmt)
+
+
+def _mysql_spatial_columns(engine: Engine) -> dict[tuple[str | None, str, str], str]:
+    """MariaDB/MySQL spatial columns, which reflection leaves untyped: {(None, table, column):
+    their data type}."""
+    if engine.dialect.name != "mysql":
+        return {}
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(text("TABLE_NAME"), text("COLUMN_NAME"), text("DATA_TYPE"))
+            .select_from(text("information_schema.COLUMNS"))
+            .where(text("TABLE_SCHEMA = DATABASE()"))
+        ).all()
+    return {
+        (None, table, column): data_type
+        for table, column, data_type in rows
+        if str(data_type).lower() in MYSQL_SPATIAL
+    }
 
 
 def _schemas(engine: Engine, inspector: Any) -> list[str | None]:

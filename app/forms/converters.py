@@ -23,7 +23,7 @@ from sqlalchemy.dialects import mysql, postgresql
 from sqlalchemy.types import TypeEngine
 
 from .. import looseval
-from ..catalog.tolerant import as_text, beyond_python
+from ..catalog.readtypes import as_text, beyond_python
 from ..catalog.types import kind_of
 from ..values import to_text
 
@@ -360,7 +360,7 @@ _BY_KIND["unknown"] = _unknown
 
 
 def _database_text(type_: TypeEngine[Any], dialect: str) -> Conversion:
-    # Values the database reads and writes as its own text (see catalog.tolerant.as_text).
+    # Values the database reads and writes as its own text (see catalog.readtypes.as_text).
     if isinstance(type_, mysql.SET):
         return _set(type_, dialect)
     hint = getattr(type_, "text_hint", "")

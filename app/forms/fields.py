@@ -19,7 +19,7 @@ from werkzeug.datastructures import FileStorage
 from wtforms import Field
 from wtforms.utils import unset_value
 
-from ..catalog.tolerant import StoredText
+from ..catalog.readtypes import StoredText
 
 if TYPE_CHECKING:
     from .builder import ColumnSpec

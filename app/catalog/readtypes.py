@@ -23,6 +23,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from sqlalchemy import func
 from sqlalchemy import types as sat
 from sqlalchemy.dialects import mysql, postgresql
 from sqlalchemy.engine import Dialect
@@ -163,6 +164,49 @@ def _with_postgresql_words(type_: TypeEngine[Any]) -> None:
         _WITH_WORDS[cls] = type(cls.__name__, (cls,), {"beyond_python": PG_BEYOND_PYTHON})
         _WITH_WORDS[cls].__module__ = cls.__module__
     type_.__class__ = _WITH_WORDS[cls]
+
+
+class MySQLGeometryText(sat.UserDefinedType[str]):
+    """A MariaDB/MySQL spatial column as well-known text (``POINT(1.5 -2)``).
+
+    SQLAlchemy reflects these as NullType, which reads the server's internal binary form. The
+    select asks for ``ST_AsText`` and a write sends ``ST_GeomFromText``, so the page shows
+    and the form edits the text (with SRID 0 on a write: well-known text carries none).
+    """
+
+    cache_ok = True
+    as_text = True
+    text_hint = "well-known text, e.g. POINT(1 2) or LINESTRING(0 0, 1 1)"
+
+    def __init__(self, name: str = "GEOMETRY") -> None:
+        self.name = name.upper()
+
+    def get_col_spec(self, **_kw: Any) -> str:
+        return self.name
+
+    def column_expression(self, column: Any) -> Any:
+        return func.ST_AsText(column, type_=sat.String())
+
+    def bind_expression(self, value: Any) -> Any:
+        return func.ST_GeomFromText(value, type_=self)
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+MYSQL_SPATIAL = frozenset(
+    {
+        "geometry",
+        "point",
+        "linestring",
+        "polygon",
+        "multipoint",
+        "multilinestring",
+        "multipolygon",
+        "geometrycollection",
+        "geomcollection",
+    }
+)
 
 
 def for_reading(type_: TypeEngine[Any], dialect: Dialect) -> TypeEngine[Any]:
