@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import (
     DateTime,
+    ForeignKey,
     ForeignKeyConstraint,
     MetaData,
     String,
@@ -28,6 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import NoReferencedColumnError, NoReferencedTableError
 from sqlalchemy.ext.automap import automap_base, generate_relationship
 from sqlalchemy.ext.hybrid import HybridExtensionType
 from sqlalchemy.orm import Mapper, RelationshipDirection, RelationshipProperty, registry
@@ -73,7 +75,11 @@ def _reflected(engine: Engine) -> Catalog:
     for schema in _schemas(engine, inspector):
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            metadata.reflect(engine, schema=schema, views=True, resolve_fks=True)
+            # Foreign keys are resolved below, once every shown schema is in ``metadata``:
+            # resolve_fks=True would reflect each target on the spot, and a target that does
+            # not exist (SQLite and MariaDB let a key point at a missing table) would raise
+            # and take every table of the database with it.
+            metadata.reflect(engine, schema=schema, views=True, resolve_fks=False)
         problems.extend(str(w.message) for w in caught)
         for name in inspector.get_view_names(schema=schema):
             view_keys[_table_key(schema, name)] = "view"
@@ -81,6 +87,7 @@ def _reflected(engine: Engine) -> Catalog:
             for name in inspector.get_materialized_view_names(schema=schema):
                 view_keys[_table_key(schema, name)] = "materialized view"
 
+    problems.extend(_drop_dangling_foreign_keys(metadata))
     if engine.dialect.name == "sqlite":
         _match_sqlite_time_formats(engine, metadata)
     classes, mapping_problem = _automap(metadata)
@@ -107,6 +114,40 @@ def _reflected(engine: Engine) -> Catalog:
         mode="reflected",
         warnings=problems,
     )
+
+
+def _drop_dangling_foreign_keys(metadata: MetaData) -> list[str]:
+    """Forget the foreign keys whose target table or column is not in ``metadata``; say which.
+
+    Such a key links nothing, and left in place it makes automap (and any join through it)
+    raise for the whole database. The table itself is served as usual; the key's columns
+    show their plain values.
+    """
+    problems = []
+    for table in metadata.tables.values():
+        for constraint in sorted(table.foreign_key_constraints, key=lambda c: c.column_keys):
+            missing = [fk.target_fullname for fk in constraint.elements if not _resolves(fk)]
+            if not missing:
+                continue
+            for fk in constraint.elements:
+                table.foreign_keys.discard(fk)
+                fk.parent.foreign_keys.discard(fk)
+                fk._remove_from_metadata(metadata)
+            table.constraints.discard(constraint)
+            columns = ", ".join(c.name for c in constraint.columns)
+            problems.append(
+                f"{_entity_name(table)}: the foreign key ({columns}) refers to "
+                f"{', '.join(missing)}, which does not exist; it is ignored."
+            )
+    return problems
+
+
+def _resolves(fk: ForeignKey) -> bool:
+    try:
+        fk.column  # noqa: B018 - resolving the target is the test
+    except (NoReferencedTableError, NoReferencedColumnError):
+        return False
+    return True
 
 
 # SQLite keeps dates and times as text in whatever format the writer chose; SQLAlchemy binds

@@ -1,0 +1,117 @@
+"""One odd object never takes a database down, and names of any shape work, on every engine.
+
+The database (``hostile_schema``) holds, beside an ordinary table, the objects testers met on
+real data: a foreign key to a missing table, a materialized view never refreshed, columns named
+like ORM attributes or holding quotes and backticks, SQLite's ``INT PRIMARY KEY`` (not a rowid
+alias) with a NULL key. Each test reads pages through the test client as a user would.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import hostile_schema as hostile
+import pytest
+from conftest import ENGINES, Page, engine_of, fresh_database
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import create_engine
+
+from app import create_app
+from app.engines import databases_of
+
+Read = Callable[[Any], Page]
+
+
+@pytest.fixture(scope="module", params=ENGINES)
+def hostile_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    with fresh_database(request.param, "rowboat_disc_test", tmp_path_factory) as url:
+        engine = create_engine(url)
+        try:
+            hostile.create_hostile_schema(engine)
+        finally:
+            engine.dispose()
+        yield url
+
+
+def _make_app(url: str, tmp_path: Any, **settings: Any) -> Flask:
+    application = create_app(
+        {"DATABASES": {"h": {"url": url}}, "DEMO_PATH": str(tmp_path / "demo.sqlite"), **settings}
+    )
+    application.config["TESTING"] = True
+    application.config["WTF_CSRF_ENABLED"] = False
+    return application
+
+
+@pytest.fixture
+def happ(hostile_url: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Flask]:
+    for name in ("DATABASE_URL", "ROWBOAT_DATABASES", "ROWBOAT_MODELS"):
+        monkeypatch.delenv(name, raising=False)
+    application = _make_app(hostile_url, tmp_path)
+    yield application
+    for database in databases_of(application).values():
+        database.engine.dispose()
+
+
+@pytest.fixture
+def hclient(happ: Flask) -> FlaskClient:
+    return happ.test_client()
+
+
+@pytest.fixture
+def engine_name(hostile_url: str) -> str:
+    return engine_of(hostile_url)
+
+
+def _get(client: FlaskClient, path: str, status: int = 200, **kw: Any) -> Any:
+    response = client.get(path, **kw)
+    body = response.get_data(as_text=True)
+    assert response.status_code == status, (path, response.status_code, body[-1500:])
+    return response
+
+
+def _catalog(app: Flask) -> Any:
+    with app.app_context():
+        return databases_of(app)["h"].catalog
+
+
+def _home_rows(page: Page) -> dict[str, Any]:
+    """The home page's table rows by the table name they show."""
+    rows = {}
+    for tr in page.one("table", "tables").one("tbody").find_all("tr"):
+        rows[tr.find_all("td")[0].text()] = tr
+    return rows
+
+
+def _body_rows(page: Page) -> list[list[Any]]:
+    """A list page's rows as their cells (the first is the link cell when rows have keys)."""
+    return [tr.find_all("td") for tr in page.one("table", "rows").one("tbody").find_all("tr")]
+
+
+# --- 1. a foreign key to a table that does not exist -----------------------------------------
+
+
+def test_a_dangling_foreign_key_is_ignored_and_noted(
+    happ: Flask, hclient: FlaskClient, read: Read, engine_name: str
+) -> None:
+    if engine_name == "postgresql":
+        pytest.skip("PostgreSQL never keeps a foreign key to a missing table")
+    catalog = _catalog(happ)
+    dangling = catalog.entities["dangling"]
+    assert [(r.target, r.local_keys) for r in dangling.many_to_one] == [("plain", ["plain_id"])]
+    assert any("dangling" in w and "ghost" in w for w in catalog.warnings), catalog.warnings
+    assert not dangling.read_only and dangling.mapped_class is not None
+
+    home = read(_get(hclient, "/h"))
+    assert "dangling" in _home_rows(home) and "plain" in _home_rows(home)
+    assert "ghost" in home.one("details", "warnings").text()
+    page = read(_get(hclient, "/h/dangling"))
+    [row] = page.list_rows()
+    assert row.cells["ghost_id"].text() == "7"  # shown as a plain value
+    assert row.cells["plain_id"].one("a").href == "/h/plain/2"  # the good key still links
+    _get(hclient, row.open_href)
+    for path in ("/h/plain", "/h/plain/2", "/h/-/query", "/h/-/query?table=dangling&run=1"):
+        _get(hclient, path)
