@@ -39,3 +39,11 @@ class QueryTimeout(RowboatError):
 class DatabaseUnavailable(RowboatError):
     status = 503
     title = "Database unavailable"
+
+
+class Unreadable(RowboatError):
+    """One table or view the database refuses to read (a materialized view never refreshed, a
+    table the user may not select from): that object is broken, the rest of the database works."""
+
+    status = 409
+    title = "Cannot be read"

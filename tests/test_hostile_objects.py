@@ -16,7 +16,7 @@ import pytest
 from conftest import ENGINES, Page, engine_of, fresh_database
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, text
 
 from app import create_app
 from app.engines import databases_of
@@ -115,3 +115,50 @@ def test_a_dangling_foreign_key_is_ignored_and_noted(
     _get(hclient, row.open_href)
     for path in ("/h/plain", "/h/plain/2", "/h/-/query", "/h/-/query?table=dangling&run=1"):
         _get(hclient, path)
+
+
+# --- 2. an object that cannot be read ---------------------------------------------------------
+
+
+def test_an_unpopulated_materialized_view_is_broken_alone(
+    hclient: FlaskClient, read: Read, engine_name: str
+) -> None:
+    if engine_name != "postgresql":
+        pytest.skip("materialized views are PostgreSQL's")
+    for path in ("/", "/h"):
+        rows = _home_rows(read(_get(hclient, path)))
+        assert {"plain", "odd", hostile.STALE_VIEW} <= set(rows)
+        assert rows["plain"].find_all("td")[2].text() == "2"
+        stale = rows[hostile.STALE_VIEW]
+        assert "broken" in stale.text()
+        assert "has not been populated" in stale.one("span", "broken").attrs["title"]
+    response = _get(hclient, f"/h/{hostile.STALE_VIEW}", status=409)
+    message = read(response).one("main").text()
+    assert "has not been populated" in message and hostile.STALE_VIEW in message
+    json_answer = _get(
+        hclient, f"/h/{hostile.STALE_VIEW}", status=409, headers={"Accept": "application/json"}
+    ).get_json()
+    assert "has not been populated" in json_answer["message"]
+    # The same session goes on: the failed statement did not poison the other pages.
+    _get(hclient, "/h/plain")
+    _get(hclient, "/h/-/query?table=plain&run=1")
+
+
+def test_a_failed_count_does_not_hide_the_database(
+    happ: Flask, hclient: FlaskClient, read: Read, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On every engine: a count the database refuses marks that one table, not the database."""
+    from app import counting
+
+    real = counting.capped_count
+
+    def refuse_odd(session: Any, stmt: Any, cap: int) -> Any:
+        if "odd" in str(stmt):
+            session.execute(text("SELECT * FROM no_such_table_disc"))
+        return real(session, stmt, cap)
+
+    monkeypatch.setattr(counting, "capped_count", refuse_odd)
+    rows = _home_rows(read(_get(hclient, "/h")))
+    assert rows["plain"].find_all("td")[2].text() == "2"
+    assert "no_such_table_disc" in rows["odd"].one("span", "broken").attrs["title"]
+    assert "broken" not in rows["plain"].text()
