@@ -10,6 +10,7 @@ from .catalog.model import Catalog, Entity
 from .counting import Count, entity_count, table_estimates
 from .engines import Database, session_for
 from .errorpages import disconnected
+from .errors import DiscoveryFailed
 
 
 @dataclass
@@ -35,6 +36,8 @@ def database_overview(db: Database) -> Overview:
         catalog = db.catalog
         session = session_for(db)
         estimates = table_estimates(session, catalog)
+    except DiscoveryFailed as exc:
+        return Overview(db=db, catalog=None, error=f"{exc.reason} {exc.retry_note}")
     except SQLAlchemyError as exc:
         return Overview(db=db, catalog=None, error=str(getattr(exc, "orig", exc)))
     overview = Overview(db=db, catalog=catalog)

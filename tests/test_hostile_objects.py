@@ -8,6 +8,7 @@ alias) with a NULL key. Each test reads pages through the test client as a user 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -19,6 +20,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 
 from app import create_app
+from app.catalog import discovery
 from app.engines import databases_of
 
 Read = Callable[[Any], Page]
@@ -162,3 +164,48 @@ def test_a_failed_count_does_not_hide_the_database(
     assert rows["plain"].find_all("td")[2].text() == "2"
     assert "no_such_table_disc" in rows["odd"].one("span", "broken").attrs["title"]
     assert "broken" not in rows["plain"].text()
+
+
+# --- 3. a discovery that fails ----------------------------------------------------------------
+
+
+def test_a_failed_discovery_is_remembered_and_retried_later(
+    hostile_url: str, tmp_path: Any, read: Read, monkeypatch: pytest.MonkeyPatch, engine_name: str
+) -> None:
+    if engine_name != "sqlite":
+        pytest.skip("the same on every engine")
+    attempts: list[float] = []
+    real = discovery.discover
+
+    def failing(config: Any, engine: Any) -> Any:
+        attempts.append(time.monotonic())
+        if len(attempts) < 3:
+            raise RuntimeError("reflection fell over (simulated)")
+        return real(config, engine)
+
+    monkeypatch.setattr(discovery, "discover", failing)
+    application = _make_app(hostile_url, tmp_path, DISCOVERY_RETRY=0.5)
+    client = application.test_client()
+    try:
+        for path in ("/h/plain", "/h/plain/1", "/h/-/query?table=plain", "/h/plain/-/new"):
+            response = _get(client, path, status=503)
+            assert "reflection fell over (simulated)" in read(response).one("main").text()
+        assert len(attempts) == 1  # remembered: not discovered again on every page
+        home = read(_get(client, "/h"))
+        assert "reflection fell over (simulated)" in home.one("p", "problem").text()
+        # An explicit refresh tries again at once.
+        _get(client, "/h/-/schema")
+        client.post("/h/-/refresh", data={"next": "/h/plain"})
+        assert len(attempts) == 1  # a refresh forgets the failure; the next page rediscovers
+        _get(client, "/h/plain", status=503)
+        assert len(attempts) == 2
+        _get(client, "/h/plain", status=503)
+        assert len(attempts) == 2
+        time.sleep(0.6)  # past DISCOVERY_RETRY: tried again, and this time it works
+        _get(client, "/h/plain")
+        assert len(attempts) == 3
+        _get(client, "/h/odd")
+        assert len(attempts) == 3
+    finally:
+        for database in databases_of(application).values():
+            database.engine.dispose()
