@@ -24,6 +24,7 @@ from sqlalchemy import (
     Table,
     Time,
     cast,
+    event,
     inspect,
     select,
 )
@@ -70,6 +71,7 @@ def _reflected(engine: Engine) -> Catalog:
     inspector = inspect(engine)
     default_schema = inspector.default_schema_name
     metadata = MetaData()
+    event.listen(metadata, "column_reflect", _name_reflected_column)
     view_keys: dict[str, str] = {}
     problems: list[str] = []
     for schema in _schemas(engine, inspector):
@@ -114,6 +116,46 @@ def _reflected(engine: Engine) -> Catalog:
         mode="reflected",
         warnings=problems,
     )
+
+
+# Attribute names a mapped class cannot give a column: declarative's own ("metadata",
+# "registry"), the automap base's ("classes", "prepare"...), and every name starting with "_"
+# (Python's dunders, the ORM's "_sa_" state; and a list page's URL reads "_name" as one of its
+# own parameters, never as a column filter).
+_BASE_ATTRIBUTES = frozenset(dir(automap_base())) | {"metadata", "registry"}
+
+
+def safe_attribute(name: str) -> bool:
+    """Whether ``name`` can be a mapped attribute and a URL's ``name__op`` filter as it is."""
+    return not name.startswith("_") and name not in _BASE_ATTRIBUTES
+
+
+def _name_reflected_column(inspector: Any, table: Table, column_info: dict[str, Any]) -> None:
+    """Fix a reflected column's name, and give a name no attribute can have a key of its own.
+
+    MySQL's reflection parses SHOW CREATE TABLE and leaves a backtick in a name doubled (it
+    unescapes table names, not column names), so ``we`ird`` came back as ``we``ird`` and no
+    statement found that column. A column named ``__init__`` or ``metadata`` is mapped under
+    the key ``c__init__`` / ``c_metadata`` (made unique in its table): URLs and forms use the
+    key, every page shows ``Column.name``, which stays the real name.
+    """
+    name = column_info["name"]
+    if inspector.dialect.name in ("mysql", "mariadb") and "``" in name:
+        name = column_info["name"] = name.replace("``", "`")
+    if safe_attribute(name):
+        return
+    taken = {c.key for c in table.columns} | {
+        c["name"].replace("``", "`")
+        if inspector.dialect.name in ("mysql", "mariadb")
+        else c["name"]
+        for c in inspector.get_columns(table.name, schema=table.schema)
+    }
+    key = ("c" if name.startswith("_") else "c_") + name
+    candidate, n = key, 1
+    while candidate in taken or not safe_attribute(candidate):
+        n += 1
+        candidate = f"{key}_{n}"
+    column_info["key"] = candidate
 
 
 def _drop_dangling_foreign_keys(metadata: MetaData) -> list[str]:
@@ -299,10 +341,12 @@ class _UniqueNames:
     def _claim(self, cls: type, candidates: list[str]) -> str:
         used = self.used.setdefault(cls, {c.key for c in cls.__table__.columns})
         for candidate in candidates:
-            if candidate not in used:
+            if candidate not in used and safe_attribute(candidate):
                 used.add(candidate)
                 return candidate
         base, n = candidates[-1], 2
+        if not safe_attribute(base):  # a name from a column or table such as "_x" or "metadata"
+            base = f"rel_{base}"
         while f"{base}_{n}" in used:
             n += 1
         used.add(f"{base}_{n}")
