@@ -338,3 +338,36 @@ def test_odd_table_names_list_and_open(hclient: FlaskClient, read: Read, table: 
     assert read(_get(hclient, row.open_href)).record()["from"].text() == f"in {table}"
     found = _get(hclient, "/h/-/query", query_string=[("table", table), ("run", "1")])
     assert f"in {table}" in read(found).one("table", "qb-results").text()
+
+
+# --- 5. and 6. SQLite's INT PRIMARY KEY -------------------------------------------------------
+
+
+def test_int_primary_key_is_not_assigned_by_the_database(
+    hclient: FlaskClient, read: Read, engine_name: str, hostile_url: str
+) -> None:
+    if engine_name != "sqlite":
+        pytest.skip("a SQLite quirk")
+    engine = create_engine(hostile_url)
+    try:
+        for table in ("intpk", "descpk"):
+            page = read(_get(hclient, f"/h/{table}/-/new"))
+            box = page.one("div", "field", **{"data-name": "id"})
+            assert box.find("span", "required") is not None, table
+            assert "the database assigns it" not in box.text()
+            data = with_values(form_data(page), id="", name="added")
+            response = hclient.post(
+                f"/h/{table}/-/new", data=data, content_type="multipart/form-data"
+            )
+            assert response.status_code == 400, table
+            assert "Created" not in response.get_data(as_text=True)
+            with engine.connect() as connection:
+                added = connection.execute(
+                    text(f"SELECT count(*) FROM {table} WHERE name = 'added'")
+                )
+                assert added.scalar() == 0, table
+        # The rowid alias keeps being numbered by SQLite.
+        page = read(_get(hclient, "/h/plain/-/new"))
+        assert "the database assigns it" in page.one("div", "field", **{"data-name": "id"}).text()
+    finally:
+        engine.dispose()

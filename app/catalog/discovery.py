@@ -92,6 +92,7 @@ def _reflected(engine: Engine) -> Catalog:
     problems.extend(_drop_dangling_foreign_keys(metadata))
     if engine.dialect.name == "sqlite":
         _match_sqlite_time_formats(engine, metadata)
+        _mark_sqlite_keys_not_numbered(engine, metadata)
     classes, mapping_problem = _automap(metadata)
     if mapping_problem:
         problems.append(mapping_problem)
@@ -226,6 +227,27 @@ def _match_sqlite_time_formats(engine: Engine, metadata: MetaData) -> None:
                     if found:
                         fmt = storage.replace("{sep}", found.group(1))
                         column.type = sqlite_type(storage_format=fmt)
+
+
+def _mark_sqlite_keys_not_numbered(engine: Engine, metadata: MetaData) -> None:
+    """Tell SQLAlchemy which single integer keys SQLite does not number.
+
+    Only a rowid alias (``INTEGER PRIMARY KEY``, exactly) takes the next number when a row
+    is inserted without it; ``INT PRIMARY KEY``, ``BIGINT PRIMARY KEY``, ``INTEGER PRIMARY KEY
+    DESC`` and keys of WITHOUT ROWID tables are ordinary columns that store NULL. SQLAlchemy
+    reflects them all alike, so the create form offered to leave the key empty and stored
+    a NULL key. SQLite backs every primary key that is not the rowid with an index whose
+    origin is "pk": that is the sure sign.
+    """
+    quote = engine.dialect.identifier_preparer.quote
+    with engine.connect() as connection:
+        for table in metadata.tables.values():
+            keys = list(table.primary_key.columns)
+            if len(keys) != 1 or keys[0].autoincrement is False:
+                continue
+            indexes = connection.exec_driver_sql(f"PRAGMA index_list({quote(table.name)})")
+            if any(row[3] == "pk" for row in indexes):
+                keys[0].autoincrement = False
 
 
 def _schemas(engine: Engine, inspector: Any) -> list[str | None]:
