@@ -371,3 +371,24 @@ def test_int_primary_key_is_not_assigned_by_the_database(
         assert "the database assigns it" in page.one("div", "field", **{"data-name": "id"}).text()
     finally:
         engine.dispose()
+
+
+def test_a_row_with_a_null_key_is_listed_without_a_link(
+    hclient: FlaskClient, read: Read, engine_name: str
+) -> None:
+    if engine_name != "sqlite":
+        pytest.skip("only SQLite lets a primary key hold NULL")
+    response = _get(hclient, "/h/intpk")
+    html = response.get_data(as_text=True)
+    assert "/None" not in html and 'value="None"' not in html
+    by_name = {cells[-1].text(): cells for cells in _body_rows(read(response))}
+    assert set(by_name) == {"no key", "two"}
+    assert by_name["two"][0].one("a").href == "/h/intpk/2"
+    assert by_name["no key"][0].find("a") is None
+    assert "no key" in by_name["no key"][0].text()
+    assert by_name["no key"][0].find("input") is None  # nor a box to delete it by
+    _get(hclient, "/h/intpk/None", status=404)
+    _get(hclient, "/h/intpk/~", status=404)
+    _get(hclient, "/h/-/query?table=intpk&run=1")
+    query_html = _get(hclient, "/h/-/query?table=intpk&run=1").get_data(as_text=True)
+    assert "/None" not in query_html
