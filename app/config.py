@@ -62,6 +62,14 @@ SETTINGS: tuple[Setting, ...] = (
         "A list page whose query takes longer than this many seconds says so and names the "
         "sort or filter columns that lack an index.",
     ),
+    Setting(
+        "DISCOVERY_RETRY",
+        30.0,
+        float,
+        "Seconds a database whose tables could not be read (reflection or the models failed) "
+        "waits before it is read again; meanwhile its pages answer 503 with the reason. "
+        "“Refresh schema” tries again at once.",
+    ),
     Setting("POOL_SIZE", 5, int, "Connections kept open per database (not used for SQLite files)."),
     Setting("MAX_OVERFLOW", 10, int, "Extra connections allowed per database under load."),
     Setting("POOL_TIMEOUT", 10.0, float, "Seconds a request waits for a free connection."),

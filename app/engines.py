@@ -7,6 +7,7 @@ registered in ``init_app`` closes every session the request opened, whatever hap
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from typing import Any
@@ -20,6 +21,9 @@ from sqlalchemy.orm import Session
 from . import heap, pgvalues, timeouts
 from .config import DatabaseConfig
 from .counting import EstimateMemo
+from .errors import DiscoveryFailed
+
+log = logging.getLogger(__name__)
 
 
 def build_engine(db: DatabaseConfig, settings: dict[str, Any]) -> Engine:
@@ -96,6 +100,10 @@ class Database:
         self.engine = engine
         self.settings = settings
         self._catalog: Any = None
+        # The last failed discovery: (when, the reason). Reading a schema is slow (0.8 s on a
+        # failing one), so a failure is remembered for DISCOVERY_RETRY seconds instead of
+        # being tried again by every request.
+        self._failure: tuple[float, str] | None = None
         self._lock = threading.Lock()
         # Row estimates of big tables, reused for a while (counting.cached_table_estimate).
         self.estimates: EstimateMemo = {}
@@ -106,19 +114,41 @@ class Database:
 
     @property
     def catalog(self) -> Any:
-        """The catalog, discovered once; concurrent first requests wait for one discovery."""
+        """The catalog, discovered once; concurrent first requests wait for one discovery.
+
+        A discovery that fails raises DiscoveryFailed (a 503 with the reason), and so does
+        every request until DISCOVERY_RETRY seconds have passed or the schema is refreshed.
+        """
         if self._catalog is None:
             with self._lock:
                 if self._catalog is None:
-                    from .catalog.discovery import discover
-
-                    self._catalog = discover(self.config, self.engine)
+                    self._catalog = self._discover()
                     heap.settle()
         return self._catalog
+
+    def _discover(self) -> Any:
+        from .catalog import discovery
+
+        retry = float(self.settings.get("DISCOVERY_RETRY", 30.0))
+        if self._failure is not None:
+            failed_at, reason = self._failure
+            waited = time.monotonic() - failed_at
+            if waited < retry:
+                raise DiscoveryFailed(self.name, reason, retry - waited)
+        try:
+            catalog = discovery.discover(self.config, self.engine)
+        except Exception as exc:  # noqa: BLE001 - whatever broke, the pages say why
+            log.exception("discovering database %r failed", self.name)
+            reason = str(getattr(exc, "orig", None) or exc).strip() or type(exc).__name__
+            self._failure = (time.monotonic(), reason)
+            raise DiscoveryFailed(self.name, reason, retry) from exc
+        self._failure = None
+        return catalog
 
     def refresh(self) -> None:
         with self._lock:
             self._catalog = None
+            self._failure = None
             self.estimates.clear()
 
     def pool_status(self) -> dict[str, Any]:

@@ -49,7 +49,7 @@ def init_app(app: Flask) -> None:
         if isinstance(exc, DataError):
             # A value the database would not take for its column (out of range, bad text).
             return render_error(400, "Value refused", f"The database refused a value: {exc.orig}")
-        if isinstance(exc, OperationalError) and exc.connection_invalidated or _unreachable(exc):
+        if disconnected(exc):
             error = DatabaseUnavailable(f"The database could not be reached: {exc.orig}")
             return render_error(error.status, error.title, error.message)
         app.logger.exception("database error")
@@ -88,6 +88,24 @@ def _stale_schema(exc: DBAPIError) -> tuple[int, str] | None:
         if code == sqlstate or number == errno or text.startswith(prefix):
             return status, what + _REFRESH_HINT
     return None
+
+
+def object_problem(exc: DBAPIError) -> str | None:
+    """The database's reason when ``exc`` is about the object read, None when it is not.
+
+    A timeout, a table dropped since discovery and a lost connection have answers of their
+    own (the handlers above); any other refusal to read one table or view (PostgreSQL's "has
+    not been populated", "permission denied") is that object's problem, shown as its reason.
+    """
+    if timeouts.is_timeout(exc) or _stale_schema(exc) is not None or disconnected(exc):
+        return None
+    return str(exc.orig).strip()
+
+
+def disconnected(exc: DBAPIError) -> bool:
+    """Whether ``exc`` says the database could not be reached (not that it refused a read)."""
+    invalidated = isinstance(exc, OperationalError) and exc.connection_invalidated
+    return invalidated or _unreachable(exc)
 
 
 def _unreachable(exc: DBAPIError) -> bool:

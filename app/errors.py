@@ -39,3 +39,27 @@ class QueryTimeout(RowboatError):
 class DatabaseUnavailable(RowboatError):
     status = 503
     title = "Database unavailable"
+
+
+class DiscoveryFailed(DatabaseUnavailable):
+    """The database's tables could not be read; remembered for a while (``Database.catalog``)."""
+
+    title = "Tables could not be read"
+
+    def __init__(self, database: str, reason: str, retry_in: float) -> None:
+        self.reason = reason
+        self.retry_note = (
+            f"Rowboat reads them again in {max(retry_in, 0):.0f} s, or at once on "
+            "“Refresh schema” (on the schema page)."
+        )
+        super().__init__(
+            f"The tables of database {database!r} could not be read: {reason} {self.retry_note}"
+        )
+
+
+class Unreadable(RowboatError):
+    """One table or view the database refuses to read (a materialized view never refreshed, a
+    table the user may not select from): that object is broken, the rest of the database works."""
+
+    status = 409
+    title = "Cannot be read"

@@ -67,6 +67,18 @@ def encode_identity(values: Sequence[Any], columns: Sequence[Column]) -> str:
     return ",".join(encode(to_text(value, column)) for value, column in zip(values, columns))
 
 
+def row_identity(values: Sequence[Any], columns: Sequence[Column]) -> str | None:
+    """``encode_identity``, or None when a key value is NULL.
+
+    SQLite lets a primary key that is not the rowid hold NULL. Such a row cannot be addressed
+    (``= NULL`` matches nothing, and the text "None" is a valid key of a text column), so it
+    gets no link, never a URL ending in ``/None``.
+    """
+    if any(value is None for value in values):
+        return None
+    return encode_identity(values, columns)
+
+
 def decode_identity(text: str, columns: Sequence[Column]) -> tuple[Any, ...]:
     """Decode a path segment back to typed key values; MalformedKey if it cannot be."""
     parts = text.split(",")
@@ -93,9 +105,10 @@ def parse_entity_segment(segment: str) -> tuple[str | None, str]:
 
 
 def identity_of(entity: Any, values: dict[str, Any]) -> str | None:
-    """The encoded identity of a row given its column values, or None without a primary key."""
+    """The encoded identity of a row given its column values; None without a primary key or
+    with a NULL in it (``row_identity``)."""
     if not entity.primary_key:
         return None
-    return encode_identity(
+    return row_identity(
         [values[k] for k in entity.primary_key], [entity.columns[k] for k in entity.primary_key]
     )

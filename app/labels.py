@@ -102,13 +102,13 @@ def read_refs(
     if entity.label_from_str and entity.mapped_class is not None:
         for obj in session.execute(stmt, params).scalars():
             values = {k: getattr(obj, k) for k, c in entity.columns.items() if not c.computed}
-            identity = keys.encode_identity(inspect(obj).identity or (), pk_columns)
+            identity = keys.row_identity(inspect(obj).identity or (), pk_columns)
             result.append((values, RowRef(_str_label(entity, obj, values), identity)))
         return result
     for row in read(session, stmt, params):
         values = dict(row._mapping)
         identity = (
-            keys.encode_identity([values[c.key] for c in pk_columns], pk_columns)
+            keys.row_identity([values[c.key] for c in pk_columns], pk_columns)
             if pk_columns
             else None
         )
@@ -230,7 +230,7 @@ def joined_refs(
                 continue
             target_values = dict(zip(join.keys, extra[start:end]))
             identity = (
-                keys.encode_identity([target_values[c.key] for c in pk_columns], pk_columns)
+                keys.row_identity([target_values[c.key] for c in pk_columns], pk_columns)
                 if pk_columns
                 else None
             )
@@ -271,8 +271,7 @@ def _refs_by_key(
         # Nothing to look up: the foreign key is the target's key and there is no label column.
         pk_columns = [target.columns[k] for k in target.primary_key]
         return {
-            t: RowRef(", ".join(map(str, t)), keys.encode_identity(t, pk_columns))
-            for t in key_tuples
+            t: RowRef(", ".join(map(str, t)), keys.row_identity(t, pk_columns)) for t in key_tuples
         }
     columns = [target.columns[k].expression for k in relation.target_keys]
     found = refs_where(session, target, _key_match(columns, key_tuples), order=False)

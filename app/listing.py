@@ -136,8 +136,8 @@ def parse_list_query(
 
 def _parse_filter(entity: Entity, name: str, raw: str) -> Filter:
     key, sep, op = name.rpartition("__")
-    if not sep:
-        key, op = name, "exact"
+    if not sep or (key not in entity.columns and name in entity.columns):
+        key, op = name, "exact"  # ``column=value``, the column's key holding "__" or not
     column = entity.columns.get(key)
     if column is None:
         raise BadRequest(f"{entity.name!r} has no column {key!r}")

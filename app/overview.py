@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from .catalog.model import Catalog, Entity
 from .counting import Count, entity_count, table_estimates
 from .engines import Database, session_for
+from .errorpages import disconnected
+from .errors import DiscoveryFailed
 
 
 @dataclass
@@ -17,6 +19,7 @@ class Overview:
     catalog: Catalog | None
     counts: dict[str, Count] = field(default_factory=dict)
     error: str | None = None
+    broken: dict[str, str] = field(default_factory=dict)  # entity name -> the database's reason
 
     @property
     def entities(self) -> list[Entity]:
@@ -24,16 +27,28 @@ class Overview:
 
 
 def database_overview(db: Database) -> Overview:
-    """Discover the database (once) and count its tables; an unreachable one reports why."""
+    """Discover the database (once) and count its tables; an unreachable one reports why.
+
+    A table or view the database refuses to count is marked broken with its reason, alone:
+    one odd object (a materialized view never refreshed, say) must not hide the others.
+    """
     try:
         catalog = db.catalog
         session = session_for(db)
         estimates = table_estimates(session, catalog)
-        cap = db.settings["COUNT_CAP"]
-        counts = {
-            name: entity_count(session, entity, estimates.get(name), cap)
-            for name, entity in catalog.entities.items()
-        }
+    except DiscoveryFailed as exc:
+        return Overview(db=db, catalog=None, error=f"{exc.reason} {exc.retry_note}")
     except SQLAlchemyError as exc:
         return Overview(db=db, catalog=None, error=str(getattr(exc, "orig", exc)))
-    return Overview(db=db, catalog=catalog, counts=counts)
+    overview = Overview(db=db, catalog=catalog)
+    cap = db.settings["COUNT_CAP"]
+    for name, entity in catalog.entities.items():
+        try:
+            overview.counts[name] = entity_count(session, entity, estimates.get(name), cap)
+        except DBAPIError as exc:
+            if disconnected(exc):  # the database, not this object: the database's error
+                return Overview(db=db, catalog=None, error=str(exc.orig))
+            session.rollback()  # PostgreSQL refuses every later statement of a failed one
+            overview.counts[name] = Count(None, exact=False)
+            overview.broken[name] = str(exc.orig).strip()
+    return overview

@@ -80,6 +80,12 @@ def _reference_html(
     return f'{link} <span class="key">{shown}</span>'
 
 
+_NO_KEY = (
+    '<td class="link"><span class="nokey" title="Its primary key is NULL, so this row has no '
+    'page: it cannot be opened, edited or deleted here.">no key</span></td>'
+)
+
+
 def list_rows(
     entity: Entity,
     rows: Iterable[dict[str, Any]],
@@ -99,13 +105,16 @@ def list_rows(
         parts = ["<tr>"]
         if entity.primary_key:
             identity = keys.identity_of(entity, values)
-            parts.append('<td class="link">')
-            if selectable:
-                parts.append(
-                    f'<input type="checkbox" name="_key" value="{identity}" form="bulk-delete"'
-                    ' aria-label="Select this row"> '
-                )
-            parts.append(f'<a href="{row_url}{identity}" title="Open this row">open</a></td>')
+            if identity is None:  # a NULL in the key (SQLite allows it): no page to link to
+                parts.append(_NO_KEY)
+            else:
+                parts.append('<td class="link">')
+                if selectable:
+                    parts.append(
+                        f'<input type="checkbox" name="_key" value="{identity}"'
+                        ' form="bulk-delete" aria-label="Select this row"> '
+                    )
+                parts.append(f'<a href="{row_url}{identity}" title="Open this row">open</a></td>')
         for key, column, formatter, relation, td in plan:
             parts.append(td)
             if relation is None:

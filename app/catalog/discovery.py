@@ -17,18 +17,21 @@ from typing import Any
 
 from sqlalchemy import (
     DateTime,
+    ForeignKey,
     ForeignKeyConstraint,
     MetaData,
     String,
     Table,
     Time,
     cast,
+    event,
     inspect,
     select,
     text,
 )
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import NoReferencedColumnError, NoReferencedTableError
 from sqlalchemy.ext.automap import automap_base, generate_relationship
 from sqlalchemy.ext.hybrid import HybridExtensionType
 from sqlalchemy.orm import Mapper, RelationshipDirection, RelationshipProperty, registry
@@ -70,12 +73,17 @@ def _reflected(engine: Engine) -> Catalog:
     inspector = inspect(engine)
     default_schema = inspector.default_schema_name
     metadata = MetaData()
+    event.listen(metadata, "column_reflect", _name_reflected_column)
     view_keys: dict[str, str] = {}
     problems: list[str] = []
     for schema in _schemas(engine, inspector):
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            metadata.reflect(engine, schema=schema, views=True, resolve_fks=True)
+            # Foreign keys are resolved below, once every shown schema is in ``metadata``:
+            # resolve_fks=True would reflect each target on the spot, and a target that does
+            # not exist (SQLite and MariaDB let a key point at a missing table) would raise
+            # and take every table of the database with it.
+            metadata.reflect(engine, schema=schema, views=True, resolve_fks=False)
         problems.extend(str(w.message) for w in caught)
         for name in inspector.get_view_names(schema=schema):
             view_keys[_table_key(schema, name)] = "view"
@@ -83,8 +91,10 @@ def _reflected(engine: Engine) -> Catalog:
             for name in inspector.get_materialized_view_names(schema=schema):
                 view_keys[_table_key(schema, name)] = "materialized view"
 
+    problems.extend(_drop_dangling_foreign_keys(metadata))
     if engine.dialect.name == "sqlite":
         _match_sqlite_time_formats(engine, metadata)
+        _mark_sqlite_keys_not_numbered(engine, metadata)
     spatial = _mysql_spatial_columns(engine)
     for table in metadata.tables.values():
         for column in table.columns:
@@ -117,6 +127,80 @@ def _reflected(engine: Engine) -> Catalog:
         mode="reflected",
         warnings=problems,
     )
+
+
+# Attribute names a mapped class cannot give a column: declarative's own ("metadata",
+# "registry"), the automap base's ("classes", "prepare"...), and every name starting with "_"
+# (Python's dunders, the ORM's "_sa_" state; and a list page's URL reads "_name" as one of its
+# own parameters, never as a column filter).
+_BASE_ATTRIBUTES = frozenset(dir(automap_base())) | {"metadata", "registry"}
+
+
+def safe_attribute(name: str) -> bool:
+    """Whether ``name`` can be a mapped attribute and a URL's ``name__op`` filter as it is."""
+    return not name.startswith("_") and name not in _BASE_ATTRIBUTES
+
+
+def _name_reflected_column(inspector: Any, table: Table, column_info: dict[str, Any]) -> None:
+    """Fix a reflected column's name, and give a name no attribute can have a key of its own.
+
+    MySQL's reflection parses SHOW CREATE TABLE and leaves a backtick in a name doubled (it
+    unescapes table names, not column names), so ``we`ird`` came back as ``we``ird`` and no
+    statement found that column. A column named ``__init__`` or ``metadata`` is mapped under
+    the key ``c__init__`` / ``c_metadata`` (made unique in its table): URLs and forms use the
+    key, every page shows ``Column.name``, which stays the real name.
+    """
+    name = column_info["name"]
+    if inspector.dialect.name in ("mysql", "mariadb") and "``" in name:
+        name = column_info["name"] = name.replace("``", "`")
+    if safe_attribute(name):
+        return
+    taken = {c.key for c in table.columns} | {
+        c["name"].replace("``", "`")
+        if inspector.dialect.name in ("mysql", "mariadb")
+        else c["name"]
+        for c in inspector.get_columns(table.name, schema=table.schema)
+    }
+    key = ("c" if name.startswith("_") else "c_") + name
+    candidate, n = key, 1
+    while candidate in taken or not safe_attribute(candidate):
+        n += 1
+        candidate = f"{key}_{n}"
+    column_info["key"] = candidate
+
+
+def _drop_dangling_foreign_keys(metadata: MetaData) -> list[str]:
+    """Forget the foreign keys whose target table or column is not in ``metadata``; say which.
+
+    Such a key links nothing, and left in place it makes automap (and any join through it)
+    raise for the whole database. The table itself is served as usual; the key's columns
+    show their plain values.
+    """
+    problems = []
+    for table in metadata.tables.values():
+        for constraint in sorted(table.foreign_key_constraints, key=lambda c: c.column_keys):
+            missing = [fk.target_fullname for fk in constraint.elements if not _resolves(fk)]
+            if not missing:
+                continue
+            for fk in constraint.elements:
+                table.foreign_keys.discard(fk)
+                fk.parent.foreign_keys.discard(fk)
+                fk._remove_from_metadata(metadata)
+            table.constraints.discard(constraint)
+            columns = ", ".join(c.name for c in constraint.columns)
+            problems.append(
+                f"{_entity_name(table)}: the foreign key ({columns}) refers to "
+                f"{', '.join(missing)}, which does not exist; it is ignored."
+            )
+    return problems
+
+
+def _resolves(fk: ForeignKey) -> bool:
+    try:
+        fk.column  # noqa: B018 - resolving the target is the test
+    except (NoReferencedTableError, NoReferencedColumnError):
+        return False
+    return True
 
 
 # SQLite keeps dates and times as text in whatever format the writer chose; SQLAlchemy binds
@@ -171,6 +255,27 @@ def _mysql_spatial_columns(engine: Engine) -> dict[tuple[str | None, str, str], 
         for table, column, data_type in rows
         if str(data_type).lower() in MYSQL_SPATIAL
     }
+
+
+def _mark_sqlite_keys_not_numbered(engine: Engine, metadata: MetaData) -> None:
+    """Tell SQLAlchemy which single integer keys SQLite does not number.
+
+    Only a rowid alias (``INTEGER PRIMARY KEY``, exactly) takes the next number when a row
+    is inserted without it; ``INT PRIMARY KEY``, ``BIGINT PRIMARY KEY``, ``INTEGER PRIMARY KEY
+    DESC`` and keys of WITHOUT ROWID tables are ordinary columns that store NULL. SQLAlchemy
+    reflects them all alike, so the create form offered to leave the key empty and stored
+    a NULL key. SQLite backs every primary key that is not the rowid with an index whose
+    origin is "pk": that is the sure sign.
+    """
+    quote = engine.dialect.identifier_preparer.quote
+    with engine.connect() as connection:
+        for table in metadata.tables.values():
+            keys = list(table.primary_key.columns)
+            if len(keys) != 1 or keys[0].autoincrement is False:
+                continue
+            indexes = connection.exec_driver_sql(f"PRAGMA index_list({quote(table.name)})")
+            if any(row[3] == "pk" for row in indexes):
+                keys[0].autoincrement = False
 
 
 def _schemas(engine: Engine, inspector: Any) -> list[str | None]:
@@ -286,10 +391,12 @@ class _UniqueNames:
     def _claim(self, cls: type, candidates: list[str]) -> str:
         used = self.used.setdefault(cls, {c.key for c in cls.__table__.columns})
         for candidate in candidates:
-            if candidate not in used:
+            if candidate not in used and safe_attribute(candidate):
                 used.add(candidate)
                 return candidate
         base, n = candidates[-1], 2
+        if not safe_attribute(base):  # a name from a column or table such as "_x" or "metadata"
+            base = f"rel_{base}"
         while f"{base}_{n}" in used:
             n += 1
         used.add(f"{base}_{n}")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from flask import Blueprint, current_app, redirect, render_template, request
@@ -11,7 +13,10 @@ from sqlalchemy.exc import DBAPIError
 
 from .. import keys, labels, listing, rowhtml, rowpage, timeouts, urls
 from ..catalog.model import Entity
+from ..counting import Count
 from ..engines import databases_of, session_for
+from ..errorpages import object_problem
+from ..errors import Unreadable
 from ..filters import OPERATORS, operator_keys
 from ..formatting import cell
 from ..overview import database_overview
@@ -56,6 +61,18 @@ def blank_filter_row(entity: Entity) -> Markup:
     return html
 
 
+@contextmanager
+def _reading(entity: Entity) -> Iterator[None]:
+    """Answer a table or view the database refuses to read with its reason (a 409), not 500."""
+    try:
+        yield
+    except DBAPIError as exc:
+        problem = object_problem(exc)
+        if problem is None:
+            raise
+        raise Unreadable(f"{entity.name!r} cannot be read. The database says: {problem}") from exc
+
+
 @bp.get("/")
 def home() -> Any:
     overviews = [database_overview(db) for db in databases_of(current_app).values()]
@@ -82,23 +99,33 @@ def table(db: str, table: str) -> Any:
     )
     session = session_for(database)
     joins = labels.label_joins(catalog, entity)
-    try:
-        page = listing.fetch_page(session, entity, query, catalog.dialect, joins)
-    except DBAPIError as exc:
-        if not timeouts.is_timeout(exc):
-            raise
-        raise listing.list_timeout(entity, query, settings["STATEMENT_TIMEOUT"]) from exc
+    with _reading(entity):
+        try:
+            page = listing.fetch_page(session, entity, query, catalog.dialect, joins)
+        except DBAPIError as exc:
+            if not timeouts.is_timeout(exc):
+                raise
+            raise listing.list_timeout(entity, query, settings["STATEMENT_TIMEOUT"]) from exc
     refs = page.refs | labels.foreign_key_refs(session, catalog, entity, page.rows, page.refs)
-    count = listing.list_count(
-        session,
-        catalog,
-        entity,
-        query,
-        page,
-        settings["COUNT_CAP"],
-        settings["FILTER_COUNT_CAP"],
-        database.estimates,
-    )
+    try:
+        count = listing.list_count(
+            session,
+            catalog,
+            entity,
+            query,
+            page,
+            settings["COUNT_CAP"],
+            settings["FILTER_COUNT_CAP"],
+            database.estimates,
+        )
+    except DBAPIError as exc:
+        if object_problem(exc) is None:
+            raise
+        # The rows were read, only counting (or PostgreSQL's EXPLAIN) failed: the page shows
+        # them with an unknown count rather than not at all.
+        current_app.logger.warning("counting %s failed: %s", entity.name, exc)
+        session.rollback()
+        count = Count(None, exact=False)
     slow = listing.slow_page_advice(entity, query, page, settings["SLOW_PAGE"])
     return render_template(
         "table.html",
@@ -122,7 +149,8 @@ def row(db: str, table: str, key: str) -> Any:
     catalog = database.catalog
     session = session_for(database)
     joins = labels.label_joins(catalog, entity)
-    identity, values, refs = rowpage.find_row(session, entity, key, joins)
+    with _reading(entity):
+        identity, values, refs = rowpage.find_row(session, entity, key, joins)
     refs |= labels.foreign_key_refs(session, catalog, entity, [values], refs)
     previews = rowpage.related_previews(
         session, catalog, entity, identity, values, current_app.config["COUNT_CAP"]

@@ -137,15 +137,16 @@ def _cells(database: Database, plan: Plan, result: Result) -> list[list[dict[str
             href = None
             if i in links and value is not None:
                 entity, where = links[i]
-                identity = keys.encode_identity(
+                identity = keys.row_identity(
                     [values[j] for j in where], [entity.columns[k] for k in entity.primary_key]
                 )
-                href = url_for(
-                    "browse.row",
-                    db=database.name,
-                    table=keys.entity_segment(entity.schema, entity.table_name),
-                    key=identity,
-                )
+                if identity is not None:  # a NULL in a composite key: the row has no page
+                    href = url_for(
+                        "browse.row",
+                        db=database.name,
+                        table=keys.entity_segment(entity.schema, entity.table_name),
+                        key=identity,
+                    )
             cells.append({"html": cell(value, term.column), "href": href, "kind": term.kind})
         rows.append(cells)
     return rows
