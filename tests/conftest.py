@@ -354,7 +354,8 @@ class Page:
                 continue  # "No rows."
             open_href = None
             if cells and "link" in cells[0].classes:
-                open_href = cells.pop(0).one("a").href
+                link = cells.pop(0).find("a")  # none for a row whose key is NULL
+                open_href = link.href if link is not None else None
             assert len(cells) == len(columns)
             rows.append(ListRow(open_href, dict(zip(columns, cells))))
         return rows
