@@ -29,6 +29,8 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects import mysql
+from test_edit_support import form_data, with_values
+from werkzeug.test import encode_multipart
 
 from app import create_app, keys
 
@@ -56,6 +58,12 @@ thing = Table(
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("name", String(40), nullable=False),
 )
+doc = Table(
+    "doc",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("body", LONG_TEXT, nullable=True),
+)
 VIEW = "thing_scored"
 
 N_PAGES = 30
@@ -78,12 +86,19 @@ PAIR_PAGES = [
     {"a": i % 4, "b": f"k,{i}", "body": _body(i)} for i in range(1, N_PAGES + 1)
 ]  # "k,12": a comma, which the row identity encodes
 THINGS = [{"id": i, "name": f"thing {i}"} for i in range(1, 201)]
+# A megabyte of text: several lines, some of them not ASCII, and markup to escape.
+MEGABYTE = ("Line <b>&amp; ünïcødé ✓\n" + "y" * 1000 + "\n") * 1000
 
 
 def _create(engine: Engine) -> None:
     metadata.create_all(engine)
     with engine.begin() as connection:
-        for table, rows in ((page, PAGES), (pair_page, PAIR_PAGES), (thing, THINGS)):
+        for table, rows in (
+            (page, PAGES),
+            (pair_page, PAIR_PAGES),
+            (thing, THINGS),
+            (doc, [{"id": 1, "body": MEGABYTE}]),
+        ):
             connection.execute(delete(table))
             connection.execute(insert(table), rows)
         # A computed column: an expression the database works out for every row it reads.
@@ -244,3 +259,63 @@ def test_a_view_sorted_by_its_computed_column_pages_by_position(
     assert backwards == forwards
     if sort == "score":
         assert [s for s, _ in forwards] == sorted(s for s, _ in forwards)
+
+
+# --- large values through the edit form ---------------------------------------------------------
+
+
+def _doc_body(engine: Engine) -> str:
+    with engine.connect() as connection:
+        return connection.execute(select(doc.c.body).where(doc.c.id == 1)).scalar_one()
+
+
+def _post(client: FlaskClient, path: str, data: Any) -> Any:
+    """Post ``data`` as a browser does (multipart), the body encoded here in memory: the test
+    client spools a large body to a temporary file that it never closes."""
+    boundary, body = encode_multipart(data)
+    return client.post(path, data=body, content_type=f"multipart/form-data; boundary={boundary}")
+
+
+def test_a_megabyte_of_text_round_trips_through_the_edit_form(
+    big: FlaskClient, read: Reader, big_engine: Engine
+) -> None:
+    assert len(MEGABYTE.encode()) > 1_000_000
+    assert _doc_body(big_engine) == MEGABYTE
+    form = read(big.get("/big/doc/1/-/edit"))
+    data = form_data(form)
+    assert data["body"] == MEGABYTE  # shown whole, exactly
+    response = _post(big, "/big/doc/1/-/edit", data)
+    assert response.status_code == 302, response.get_data(as_text=True)[-800:]
+    assert _doc_body(big_engine) == MEGABYTE
+    edited = "✓ " + MEGABYTE[: len(MEGABYTE) // 2] + "an edit in the middle" + MEGABYTE + "end"
+    try:
+        response = _post(big, "/big/doc/1/-/edit", with_values(form_data(form), body=edited))
+        assert response.status_code == 302, response.get_data(as_text=True)[-800:]
+        assert _doc_body(big_engine) == edited
+    finally:
+        with big_engine.begin() as connection:
+            connection.execute(doc.update().where(doc.c.id == 1).values(body=MEGABYTE))
+
+
+def test_a_form_over_the_size_limit_is_a_clear_413(
+    large_url: str, tmp_path: Any, read: Reader, big_engine: Engine
+) -> None:
+    app = create_app(
+        {
+            "DATABASES": {"big": {"url": large_url}},
+            "DEMO_PATH": str(tmp_path / "demo.sqlite"),
+            "MAX_FORM_MEMORY": 500_000,
+        }
+    )
+    app.config["WTF_CSRF_ENABLED"] = False
+    try:
+        client = app.test_client()
+        data = form_data(read(client.get("/big/doc/1/-/edit")))
+        response = _post(client, "/big/doc/1/-/edit", data)
+        assert response.status_code == 413
+        message = read(response).one("p", "message").text()
+        assert "ROWBOAT_MAX_FORM_MEMORY" in message and "500 KB" in message
+    finally:
+        for database in app.extensions["rowboat.databases"].values():
+            database.engine.dispose()
+    assert _doc_body(big_engine) == MEGABYTE
