@@ -17,6 +17,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import (
     Column,
     Engine,
+    ForeignKey,
     Integer,
     MetaData,
     String,
@@ -64,6 +65,24 @@ doc = Table(
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("body", LONG_TEXT, nullable=True),
 )
+label = Table(
+    "label",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("name", String(40), nullable=False),
+)
+post = Table(
+    "post",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("title", String(40), nullable=False),
+)
+post_label = Table(  # a pure link table: many-to-many between post and label
+    "post_label",
+    metadata,
+    Column("post_id", Integer, ForeignKey("post.id"), primary_key=True),
+    Column("label_id", Integer, ForeignKey("label.id"), primary_key=True),
+)
 VIEW = "thing_scored"
 
 N_PAGES = 30
@@ -86,6 +105,10 @@ PAIR_PAGES = [
     {"a": i % 4, "b": f"k,{i}", "body": _body(i)} for i in range(1, N_PAGES + 1)
 ]  # "k,12": a comma, which the row identity encodes
 THINGS = [{"id": i, "name": f"thing {i}"} for i in range(1, 201)]
+N_LINKS = 2_000
+LABELS = [{"id": i, "name": f"label {i:04d}"} for i in range(1, N_LINKS + 101)]
+POSTS = [{"id": 1, "title": "busy"}, {"id": 2, "title": "quiet"}]
+LINKS = [{"post_id": 1, "label_id": i} for i in range(1, N_LINKS + 1)]
 # A megabyte of text: several lines, some of them not ASCII, and markup to escape.
 MEGABYTE = ("Line <b>&amp; ünïcødé ✓\n" + "y" * 1000 + "\n") * 1000
 
@@ -98,6 +121,9 @@ def _create(engine: Engine) -> None:
             (pair_page, PAIR_PAGES),
             (thing, THINGS),
             (doc, [{"id": 1, "body": MEGABYTE}]),
+            (label, LABELS),
+            (post, POSTS),
+            (post_label, LINKS),
         ):
             connection.execute(delete(table))
             connection.execute(insert(table), rows)
@@ -319,3 +345,61 @@ def test_a_form_over_the_size_limit_is_a_clear_413(
         for database in app.extensions["rowboat.databases"].values():
             database.engine.dispose()
     assert _doc_body(big_engine) == MEGABYTE
+
+
+# --- a many-to-many with thousands of links ------------------------------------------------------
+
+
+def _links(engine: Engine) -> list[tuple[int, int]]:
+    with engine.connect() as connection:
+        return sorted(tuple(r) for r in connection.execute(select(post_label)))  # type: ignore[misc]
+
+
+def test_a_many_to_many_with_2000_links_is_edited_by_changes(
+    big: FlaskClient,
+    read: Reader,
+    big_engine: Engine,
+    count_statements: Callable[[Engine], Any],
+) -> None:
+    """The form shows a count and the first links, and posts only what changed."""
+    before = _links(big_engine)
+    assert len(before) == N_LINKS
+    response = big.get("/big/post/1/-/edit")
+    assert response.status_code == 200, response.get_data(as_text=True)[-800:]
+    form = read(response)
+    box = form.one("div", "related-search")
+    assert "2,000 linked" in box.text() and "first 50" in box.text()
+    [marker] = [n for n in form.find_all("input") if n.attrs.get("name") == "_related_changes"]
+    removes = box.find_all("input", type="checkbox")
+    assert len(removes) == 50 and not any("checked" in r.attrs for r in removes)
+    remove_name = removes[0].attrs["name"]
+    add_name = box.attrs["data-add-name"]
+    data = form_data(form)
+    assert len(list(data.items(multi=True))) < 60  # nothing like one field per link
+    assert marker.attrs["value"] == box.attrs["data-name"]
+
+    # An unchanged save writes no link row.
+    with count_statements(big_engine) as statements:
+        response = _post(big, "/big/post/1/-/edit", data)
+    assert response.status_code == 302, response.get_data(as_text=True)[-800:]
+    assert not [s for s in statements if "post_label" in s and not s.startswith("SELECT")]
+    assert _links(big_engine) == before
+
+    # One added by search, one ticked for removal: just those two change.
+    data.add(add_name, "2050")
+    data.add(remove_name, "7")
+    try:
+        response = _post(big, "/big/post/1/-/edit", data)
+        assert response.status_code == 302, response.get_data(as_text=True)[-800:]
+        expected = sorted({*before, (1, 2050)} - {(1, 7)})
+        assert _links(big_engine) == expected
+        # A row that does not exist is refused on the field, and nothing changes.
+        response = _post(big, "/big/post/1/-/edit", with_values(data, **{add_name: "99999"}))
+        assert response.status_code == 409
+        field = read(response).one("div", "field", **{"data-name": marker.attrs["value"]})
+        assert "No row '99999' in label" in field.text()
+        assert _links(big_engine) == expected
+    finally:
+        with big_engine.begin() as connection:
+            connection.execute(delete(post_label))
+            connection.execute(insert(post_label), LINKS)
