@@ -28,6 +28,9 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
         if name in urls.RESERVED_NAMES:
             raise ConfigError(f"{name!r} cannot name a database: the dashboard uses it")
     app.config.update(config)
+    # Werkzeug holds each non-file field of a form in memory, up to this many bytes (a text
+    # value of a row form); beyond it the request is refused with 413 (errorpages).
+    app.config["MAX_FORM_MEMORY_SIZE"] = config["MAX_FORM_MEMORY"]
     databases = {
         name: engines.Database(db, engines.build_engine(db, config), config)
         for name, db in config["DATABASES"].items()

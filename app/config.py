@@ -75,6 +75,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("POOL_TIMEOUT", 10.0, float, "Seconds a request waits for a free connection."),
     Setting("POOL_RECYCLE", 1800, int, "Seconds after which a pooled connection is replaced."),
     Setting("READ_ONLY", False, _bool, "Refuse every write, on every database."),
+    Setting(
+        "MAX_FORM_MEMORY",
+        16 * 1024 * 1024,
+        int,
+        "Largest value, in bytes, one field of a row form may send (a long text); a bigger one "
+        "is refused with 413. Werkzeug's own default, 500 KB, refused megabyte texts. Files "
+        "(binary columns) are not held in memory and not bound by it.",
+    ),
     Setting("QUERY_ROW_LIMIT", 100, int, "Rows a query-builder query shows when it sets no limit."),
     Setting("QUERY_MAX_ROWS", 1000, int, "Most rows the query page shows, whatever the limit."),
     Setting("EXPORT_MAX_ROWS", 10_000_000, int, "Most rows one CSV/JSON export streams."),

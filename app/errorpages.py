@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import Flask, jsonify, render_template, request
 from sqlalchemy.exc import DataError, DBAPIError, OperationalError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from . import timeouts
 from .errors import DatabaseUnavailable, RowboatError
@@ -32,6 +32,17 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(RowboatError)
     def _rowboat_error(exc: RowboatError) -> Any:
         return render_error(exc.status, exc.title, exc.message)
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def _too_large(exc: RequestEntityTooLarge) -> Any:
+        limit = app.config["MAX_FORM_MEMORY_SIZE"]
+        return render_error(
+            413,
+            "Form too large",
+            f"A value sent with this form is larger than the {_size(limit)} this dashboard "
+            "accepts, so nothing was saved. The limit is the ROWBOAT_MAX_FORM_MEMORY setting "
+            "(bytes).",
+        )
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Any:
@@ -67,6 +78,13 @@ def init_app(app: Flask) -> None:
             "Internal error",
             "Something went wrong on our side. The details are in the server log.",
         )
+
+
+def _size(count: int) -> str:
+    for unit, factor in (("MB", 1_000_000), ("KB", 1_000)):
+        if count >= factor:
+            return f"{count / factor:g} {unit}"
+    return f"{count} bytes"
 
 
 # Errors that mean the database changed under a cached catalog: (PostgreSQL SQLSTATE, MySQL

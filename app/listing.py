@@ -3,7 +3,9 @@
 Pure functions turn the URL into a ``ListQuery`` and the ``ListQuery`` into a statement;
 ``fetch_page`` is the only part that talks to the database. Pagination seeks on the sort column
 plus the primary key, so page 100,000 costs what page 1 does, and the count is never needed to
-page.
+page. A page link stays short whatever the sort column holds: a long sort value is left out of
+the cursor and read back by the row's key ("seek by key"). A table or view without a primary key
+has nothing to seek by and pages by position (OFFSET).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import binascii
 import json
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import Select, Table, and_, false, func, literal, or_, select, true
@@ -47,8 +49,9 @@ class Via:
 @dataclass(frozen=True)
 class Cursor:
     values: tuple[Any, ...]  # the order-column values of the row to seek past
-    backwards: bool  # True: the page before that row
-    skip: int = 0  # rows equal to ``values`` already shown (only for tables without a key)
+    backwards: bool  # True: the page before that row (offset cursors: counted from the end)
+    by_key: bool = False  # values[0] was too long to carry: read it by the key in values[1:]
+    offset: int | None = None  # tables without a key: the page's position instead of values
 
 
 @dataclass
@@ -130,7 +133,13 @@ def parse_list_query(
         raise BadRequest("give at most one of _next and _prev")
     if cursor_args:
         name, raw = cursor_args[0]
-        query.cursor = decode_cursor(raw, order_columns(entity, query), backwards=name == "_prev")
+        query.cursor = decode_cursor(
+            raw,
+            order_columns(entity, query),
+            backwards=name == "_prev",
+            keyed=has_unique_order(entity),
+            by_key=seeks_by_key(entity, query),
+        )
     return query
 
 
@@ -187,8 +196,8 @@ def _parse_via(entity: Entity, catalog: Catalog, raw: str) -> Via:
 def order_columns(entity: Entity, query: ListQuery) -> list[Column]:
     """The columns the page is ordered (and seeks) by: the sort column, then a unique tail.
 
-    The tail is the primary key; a table without one falls back to every orderable column, and
-    duplicate rows are then told apart by the cursor's skip count.
+    The tail is the primary key; a table without one falls back to every orderable column
+    (an order as stable as its rows allow, since such a table pages by position).
     """
     tail = [entity.columns[k] for k in entity.primary_key] or [
         c
@@ -203,31 +212,72 @@ def has_unique_order(entity: Entity) -> bool:
     return bool(entity.primary_key)
 
 
-def encode_cursor(values: Sequence[Any], columns: Sequence[Column], skip: int = 0) -> str:
-    payload = [None if v is None else to_text(v, c) for v, c in zip(values, columns)]
-    if skip:
-        payload.append({"skip": skip})
+def seeks_by_key(entity: Entity, query: ListQuery) -> bool:
+    """Whether a long sort value may be left out of a cursor and read back by the row's key:
+    only when the sort column is not itself part of the key (the key is always carried)."""
+    return (
+        has_unique_order(entity)
+        and query.sort is not None
+        and query.sort.key not in entity.primary_key
+    )
+
+
+# A sort value whose JSON text is longer than this is not carried in a cursor: the row's key is,
+# and the next page reads the value back by it. Sorting by a column of long texts made
+# megabyte-long page links, which servers refuse (gunicorn: request lines over 4 KB).
+CURSOR_VALUE_MAX = 64
+_BY_KEY = {"key": 1}  # what stands in a cursor for a sort value left out
+
+
+def _b64_json(payload: Any) -> str:
     text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
     return base64.urlsafe_b64encode(text.encode("utf-8")).decode("ascii").rstrip("=")
 
 
-def decode_cursor(raw: str, columns: Sequence[Column], backwards: bool) -> Cursor:
+def encode_cursor(values: Sequence[Any], columns: Sequence[Column], by_key: bool = False) -> str:
+    """A keyset cursor; with ``by_key`` a long first value is replaced by ``_BY_KEY``."""
+    payload: list[Any] = [None if v is None else to_text(v, c) for v, c in zip(values, columns)]
+    if by_key and payload and payload[0] is not None:
+        if len(json.dumps(payload[0], ensure_ascii=False)) > CURSOR_VALUE_MAX:
+            payload[0] = _BY_KEY
+    return _b64_json(payload)
+
+
+def encode_offset(offset: int, from_end: bool) -> str:
+    """A position cursor (tables without a key): rows to skip, from the start or the end."""
+    return _b64_json({"offset": offset, "end": int(from_end)})
+
+
+def decode_cursor(
+    raw: str,
+    columns: Sequence[Column],
+    backwards: bool,
+    keyed: bool = True,
+    by_key: bool = False,
+) -> Cursor:
+    """Parse a cursor: values for a table with a key (``keyed``), a position otherwise."""
     try:
         padded = raw + "=" * (-len(raw) % 4)
         payload = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")).decode("utf-8"))
-        skip = 0
-        if payload and isinstance(payload[-1], dict):
-            skip = int(payload.pop()["skip"])
-        if not isinstance(payload, list) or len(payload) != len(columns) or skip < 0:
+        if not keyed:
+            offset, end = payload["offset"], payload["end"]
+            if type(offset) is not int or offset < 0 or end not in (0, 1):
+                raise ValueError("wrong shape")
+            return Cursor(values=(), backwards=bool(end), offset=offset)
+        if not isinstance(payload, list) or len(payload) != len(columns):
             raise ValueError("wrong shape")
+        read_by_key = by_key and len(payload) > 1 and payload[0] == _BY_KEY
         values = tuple(
-            None if v is None else from_text(str(v), c) for v, c in zip(payload, columns)
+            None if v is None or (i == 0 and read_by_key) else from_text(str(v), c)
+            for i, (v, c) in enumerate(zip(payload, columns))
         )
+        if any(isinstance(v, (dict, list)) for v in payload[1 if read_by_key else 0 :]):
+            raise ValueError("wrong shape")
     except (ValueError, KeyError, TypeError, UnicodeError, RecursionError, binascii.Error):
         raise BadRequest(
             "the page link is not valid for this table (was the sort changed?)"
         ) from None
-    return Cursor(values=values, backwards=backwards, skip=skip)
+    return Cursor(values=values, backwards=backwards, by_key=read_by_key)
 
 
 def _nulls_sort_high(dialect: str) -> bool:
@@ -240,9 +290,8 @@ def _seek(
     values: Sequence[Any],
     descending: bool,
     dialect: str,
-    inclusive: bool,
 ) -> ColumnElement[bool]:
-    """Rows strictly after ``values`` in the order of ``columns`` (or equal, if inclusive)."""
+    """Rows strictly after ``values`` in the order of ``columns``."""
     nulls_first = _nulls_sort_high(dialect) == descending
     alternatives = []
     equal_so_far: list[ColumnElement[bool]] = []
@@ -260,8 +309,6 @@ def _seek(
             equal = expr == value
         alternatives.append(and_(*equal_so_far, after))
         equal_so_far.append(equal)
-    if inclusive:
-        alternatives.append(and_(*equal_so_far))
     condition = or_(*alternatives)
     # A redundant bound on the leading column lets the database seek with an index on it.
     first, value = columns[0], values[0]
@@ -312,17 +359,44 @@ def page_select(
     descending = query.descending != _is_backwards(query)
     stmt = base_select(entity, [selected(c) for c in entity.columns.values()])
     stmt = stmt.where(where_clause(entity, query, via_parent))
-    offset = 0
-    if query.cursor is not None and order:
-        inclusive = not has_unique_order(entity)
-        stmt = stmt.where(_seek(order, query.cursor.values, descending, dialect, inclusive))
-        offset = query.cursor.skip if inclusive else 0
+    cursor = query.cursor
+    if cursor is not None and cursor.by_key:
+        raise ValueError("a by-key cursor must be resolved first (resolve_cursor)")
+    if cursor is not None and cursor.offset is not None:
+        # No key to seek by (a view, a table without one): skip rows. Seeking on every column
+        # instead repeated each column's expression in the WHERE clause once per later column,
+        # so a view's computed column was evaluated several times per row on every page but the
+        # first; an OFFSET costs what page 1 does, plus reading the rows skipped.
+        stmt = stmt.offset(cursor.offset)
+    elif cursor is not None and order:
+        stmt = stmt.where(_seek(order, cursor.values, descending, dialect))
     stmt = stmt.order_by(
         *[c.expression.desc() if descending else c.expression.asc() for c in order]
     )
-    if offset:
-        stmt = stmt.offset(offset)  # bounded: only rows identical to the cursor's are skipped
     return stmt.limit(query.size + 1)
+
+
+def resolve_cursor(session: Session, entity: Entity, query: ListQuery) -> ListQuery:
+    """Read back the sort value a by-key cursor left out, from the row its key names.
+
+    One lookup by primary key. The row may have been deleted since the link was made: then
+    there is no place to continue from, and the user is sent back to the first page.
+    """
+    cursor = query.cursor
+    if cursor is None or not cursor.by_key or query.sort is None:
+        return query
+    key_columns = order_columns(entity, query)[1:]  # the primary key (seeks_by_key)
+    stmt = base_select(entity, [query.sort.expression]).where(
+        *[c.expression == literal(v, c.type) for c, v in zip(key_columns, cursor.values[1:])]
+    )
+    row = read(session, stmt).first()
+    if row is None:
+        raise BadRequest(
+            "The row this page link continues from has been deleted since: "
+            "start again from the first page."
+        )
+    values = (row[0], *cursor.values[1:])
+    return replace(query, cursor=replace(cursor, values=values, by_key=False))
 
 
 @dataclass
@@ -345,6 +419,7 @@ def fetch_page(
 ) -> Page:
     """Run the page query (with ``joins`` for labels) and work out the cursors around it."""
     via_parent = load_via_parent(session, query.via) if query.via else None
+    query = resolve_cursor(session, entity, query)
     stmt = page_select(entity, query, dialect, via_parent).add_columns(*label_columns(joins))
     started = time.perf_counter()
     fetched = read(session, stmt).all()
@@ -356,13 +431,18 @@ def fetch_page(
         fetched.reverse()
     rows, refs = split_labelled(entity, joins, fetched)
     order = order_columns(entity, query)
-    has_next = (not query.last) and (more if not backwards else True)
-    # Tables without a key page forwards only: identical rows cannot be counted backwards.
-    has_prev = has_unique_order(entity) and (more if backwards else query.cursor is not None)
+    if has_unique_order(entity):
+        has_next = (not query.last) and (more if not backwards else True)
+        has_prev = more if backwards else query.cursor is not None
+        by_key = seeks_by_key(entity, query)
+        next_cursor = _cursor_after(rows, order, by_key, True) if has_next else None
+        prev_cursor = _cursor_after(rows, order, by_key, False) if has_prev else None
+    else:
+        next_cursor, prev_cursor = _offset_cursors(query, more)
     return Page(
         rows=rows,
-        next_cursor=_cursor_after(rows, order, entity, query, True) if has_next else None,
-        prev_cursor=_cursor_after(rows, order, entity, query, False) if has_prev else None,
+        next_cursor=next_cursor,
+        prev_cursor=prev_cursor,
         order=order,
         seconds=seconds,
         via_parent=via_parent,
@@ -379,26 +459,32 @@ def load_via_parent(session: Session, via: Via) -> Any:
 
 
 def _cursor_after(
-    rows: list[dict[str, Any]], order: list[Column], entity: Entity, query: ListQuery, forward: bool
+    rows: list[dict[str, Any]], order: list[Column], by_key: bool, forward: bool
 ) -> str | None:
     if not rows or not order:
         return None
     edge = rows[-1] if forward else rows[0]
-    values = [edge[c.key] for c in order]
-    skip = 0
-    if not has_unique_order(entity):
-        # How many rows identical to the edge one are already shown on this side.
-        run = rows if forward else list(reversed(rows))
-        same = 0
-        for row in reversed(run):
-            if [row[c.key] for c in order] != values:
-                break
-            same += 1
-        # A page made only of copies of the cursor's row continues the cursor's count.
-        continues = query.cursor is not None and list(query.cursor.values) == values
-        carried = query.cursor.skip if continues and same == len(rows) else 0
-        skip = same + carried
-    return encode_cursor(values, order, skip)
+    return encode_cursor([edge[c.key] for c in order], order, by_key)
+
+
+def _offset_cursors(query: ListQuery, more: bool) -> tuple[str | None, str | None]:
+    """Next and previous cursors of a page read by position (a table without a key).
+
+    Positions count from the start, or from the end for the last page and the pages before
+    it (read in reverse order, like keyset pages), so "Last" needs no count.
+    """
+    offset = query.cursor.offset if query.cursor is not None else None
+    offset = offset or 0
+    size = query.size
+    if not _is_backwards(query):
+        return (
+            encode_offset(offset + size, False) if more else None,
+            encode_offset(max(0, offset - size), False) if offset > 0 else None,
+        )
+    return (
+        encode_offset(max(0, offset - size), True) if offset > 0 else None,
+        encode_offset(offset + size, True) if more else None,
+    )
 
 
 def list_count(

@@ -96,22 +96,33 @@
     value.addEventListener("input", function (e) { if (e.isTrusted) label.textContent = ""; });
   });
 
+  // Only changes are posted: a linked row found again is kept (its remove box unticked),
+  // any other found row gets a ticked "add" box.
   document.querySelectorAll(".related-search").forEach(function (box) {
-    var chosen = box.querySelector(".related-chosen");
+    var linked = box.querySelector(".related-chosen");
+    var added = box.querySelector(".related-added");
     attachSearch(box, function (row) {
-      var existing = chosen.querySelector('input[value="' + CSS.escape(row.key) + '"]');
+      var selector = 'input[value="' + CSS.escape(row.key) + '"]';
+      var removing = linked.querySelector(selector);
+      if (removing) { removing.checked = false; return; }
+      var existing = added.querySelector(selector);
       if (existing) { existing.checked = true; return; }
       var li = document.createElement("li");
       var lab = document.createElement("label");
       var box2 = document.createElement("input");
       box2.type = "checkbox";
-      box2.name = box.dataset.name;
+      box2.name = box.dataset.addName;
       box2.value = row.key;
       box2.checked = true;
       lab.appendChild(box2);
       lab.appendChild(document.createTextNode(" " + row.label));
       li.appendChild(lab);
-      chosen.appendChild(li);
+      var note = document.createElement("span");
+      note.className = "added";
+      note.textContent = "added";
+      li.appendChild(document.createTextNode(" "));
+      li.appendChild(note);
+      added.appendChild(li);
     });
   });
 

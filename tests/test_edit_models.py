@@ -109,3 +109,28 @@ def test_inherited_rows_are_created_and_deleted_whole(demo: tuple[Flask, Path], 
     assert response.status_code == 302
     for table in ("person", "staff_member", "staff_manager"):
         assert sql(path, f"SELECT count(*) FROM {table} WHERE id = ?", new_id) == [(0,)]
+
+
+def test_book_tags_edited_by_changes_through_the_relationship(
+    demo: tuple[Flask, Path], read: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Tags as a search-and-add list (a large target): the model's collection is changed by
+    the rows added and removed, the other links stay."""
+    monkeypatch.setattr("app.writes.choices.SMALL_TARGET", 2)
+    app, path = demo
+    client = app.test_client()
+    book = sql(path, "SELECT book_id FROM book_tags GROUP BY book_id HAVING count(*) >= 2")[0][0]
+    before = {t for (t,) in sql(path, "SELECT tag_id FROM book_tags WHERE book_id = ?", book)}
+    page = read(client.get(f"/demo/books/{book}/-/edit"))
+    box = page.one("div", "related-search")
+    removes = box.find_all("input", type="checkbox")
+    assert {int(r.attrs["value"]) for r in removes} == before
+    data = form_data(page)
+    assert client.post(f"/demo/books/{book}/-/edit", data=data).status_code == 302
+    gone = int(removes[0].attrs["value"])
+    new = min({t for (t,) in sql(path, "SELECT id FROM tags")} - before)
+    data.add(removes[0].attrs["name"], str(gone))
+    data.add(box.attrs["data-add-name"], str(new))
+    assert client.post(f"/demo/books/{book}/-/edit", data=data).status_code == 302
+    after = {t for (t,) in sql(path, "SELECT tag_id FROM book_tags WHERE book_id = ?", book)}
+    assert after == (before - {gone}) | {new}

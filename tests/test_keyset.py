@@ -3,7 +3,7 @@
 Walking every page forwards (``_next``) and backwards from the last page (``_prev``) must
 give each row exactly once, in the promised order: the sort column, then the primary key,
 with NULLs where the engine puts them (PostgreSQL: after every value ascending; MariaDB and
-SQLite: before). Tables without a primary key page forwards only and must still return each
+SQLite: before). Tables without a primary key page by position and must still return each
 duplicated row as many times as it exists.
 """
 

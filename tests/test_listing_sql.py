@@ -91,8 +91,10 @@ def sql_of(entity: Entity, args: list[tuple[str, str]], dialect: str) -> tuple[s
     return tail, list(result.params.values())
 
 
-def cursor(entity: Entity, args: list[tuple[str, str]], values: list[Any], skip: int = 0) -> str:
-    return listing.encode_cursor(values, listing.order_columns(entity, parse(entity, args)), skip)
+def cursor(
+    entity: Entity, args: list[tuple[str, str]], values: list[Any], by_key: bool = False
+) -> str:
+    return listing.encode_cursor(values, listing.order_columns(entity, parse(entity, args)), by_key)
 
 
 def test_discovery_gives_the_entities_the_tests_expect(catalog: Catalog) -> None:
@@ -497,33 +499,56 @@ def test_search_on_a_table_without_text_columns_matches_nothing(catalog: Catalog
     assert "WHERE false" in str(stmt.compile(dialect=postgresql.dialect()))
 
 
+@pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
+def test_a_table_without_a_primary_key_pages_by_position(nokey: Entity, dialect: str) -> None:
+    # Without a key there is nothing to seek by: order by every column and skip rows. The
+    # cursor is a position (from the start, or from the end for pages read backwards).
+    sql, params = sql_of(nokey, [("_next", listing.encode_offset(100, False))], dialect)
+    assert sql.endswith("ORDER BY nokey.a ASC, nokey.b ASC LIMIT :p OFFSET :p")
+    assert "nokey.a >" not in sql and "nokey.a =" not in sql
+    assert params[-2:] == [PAGE_SIZE + 1, 100]
+    sql, params = sql_of(nokey, [("_prev", listing.encode_offset(50, True))], dialect)
+    assert sql.endswith("ORDER BY nokey.a DESC, nokey.b DESC LIMIT :p OFFSET :p")
+    assert params[-2:] == [PAGE_SIZE + 1, 50]
+
+
 @pytest.mark.parametrize(
-    ("dialect", "seek"),
-    [
-        (
-            "sqlite",
-            "nokey.a >= :p AND (nokey.a > :p OR nokey.a = :p AND nokey.b > :p "
-            "OR nokey.a = :p AND nokey.b = :p)",
-        ),
-        (
-            "postgresql",
-            "(nokey.a > :p OR nokey.a IS NULL "
-            "OR nokey.a = :p AND (nokey.b > :p OR nokey.b IS NULL) "
-            "OR nokey.a = :p AND nokey.b = :p)",
-        ),
-    ],
+    "payload", ['{"offset":-1,"end":0}', '{"offset":"1","end":0}', '{"offset":1}', "[1,2]"]
 )
-def test_keyset_without_a_primary_key_is_inclusive_and_skips(
-    nokey: Entity, dialect: str, seek: str
-) -> None:
-    # Without a key, order by every column; include rows equal to the cursor's and skip
-    # the ones already shown.
-    raw = cursor(nokey, [], [1, "x"], skip=2)
-    sql, params = sql_of(nokey, [("_next", raw)], dialect)
-    head = "WHERE 1 = 1 AND " if dialect == "sqlite" else "WHERE true AND "
-    order = " ORDER BY nokey.a ASC, nokey.b ASC LIMIT :p OFFSET :p"
-    assert sql == head + seek + order
-    assert params[-2:] == [PAGE_SIZE + 1, 2]
+def test_a_table_without_a_key_refuses_other_cursors(nokey: Entity, payload: str) -> None:
+    with pytest.raises(BadRequest, match="page link is not valid"):
+        parse(nokey, [("_next", _b64(payload))])
+
+
+def test_a_long_sort_value_is_left_out_of_the_cursor(items: Entity) -> None:
+    args = [("_sort", "name")]
+    long_name = "é" * 10_000
+    raw = cursor(items, args, [long_name, 12], by_key=True)
+    assert len(raw) < 40
+    query = parse(items, [*args, ("_next", raw)])
+    assert query.cursor == listing.Cursor(values=(None, 12), backwards=False, by_key=True)
+    # A short value is carried as it is.
+    short = cursor(items, args, ["short", 12], by_key=True)
+    assert parse(items, [*args, ("_next", short)]).cursor == listing.Cursor(
+        values=("short", 12), backwards=False
+    )
+    # Sorted by the key itself, nothing can stand for the value: the marker is refused.
+    assert not listing.seeks_by_key(items, parse(items, [("_sort", "id")]))
+
+
+def test_a_by_key_cursor_is_read_back_from_the_row(items: Entity) -> None:
+    engine, catalog = database()
+    with engine.begin() as conn:
+        conn.execute(delete(items.selectable))
+        conn.execute(insert(items.selectable), [{"id": i, "name": f"{i}" * 200} for i in (1, 2)])
+    args = [("_sort", "name")]
+    with Session(engine) as session:
+        query = parse(items, [*args, ("_next", cursor(items, args, ["1" * 200, 1], True))])
+        resolved = listing.resolve_cursor(session, items, query)
+        assert resolved.cursor == listing.Cursor(values=("1" * 200, 1), backwards=False)
+        gone = parse(items, [*args, ("_next", cursor(items, args, ["9" * 200, 9], True))])
+        with pytest.raises(BadRequest, match="deleted since"):
+            listing.resolve_cursor(session, items, gone)
 
 
 # --- paging properties on a real (in-memory) table ------------------------------------------
@@ -627,7 +652,9 @@ def test_paging_without_a_primary_key_visits_every_row(
         reverse=descending,
     )
     assert seen == expected
-    # Tables without a key page forwards only.
+    # Backwards from the last page: the same rows, each page in the same order.
+    backward = list(_walk(entity, args, "_prev", [("_last", "1")]))
+    assert [(r["n"], r["s"]) for page in reversed(backward) for r in page] == expected
     with Session(database()[0]) as session:
         assert fetch_page(session, entity, parse(entity, args), "sqlite").prev_cursor is None
 
@@ -642,6 +669,6 @@ def test_paging_example_with_a_run_of_identical_rows() -> None:
 
 
 def test_cursor_payload_is_base64_json_of_texts(items: Entity) -> None:
-    raw = cursor(items, [("_sort", "name")], ["é", 3], skip=0)
+    raw = cursor(items, [("_sort", "name")], ["é", 3])
     padded = raw + "=" * (-len(raw) % 4)
     assert json.loads(base64.urlsafe_b64decode(padded)) == ["é", "3"]

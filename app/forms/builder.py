@@ -24,7 +24,7 @@ from wtforms.validators import Length
 from ..catalog.model import Catalog, Column, Entity, Relation
 from . import fields as field_classes
 from .converters import Conversion, convert, json_text
-from .fields import UNSET, ColumnField, RelatedField
+from .fields import UNSET, ColumnField, RelatedChanges, RelatedField
 
 MODES = ("create", "edit")
 
@@ -104,8 +104,9 @@ class FormSpec:
             if c.editable and form[self.attributes[c.key]].data is not UNSET
         }
 
-    def related_values(self, form: Any) -> dict[str, list[str]]:
-        """For each many-to-many relation on the form: the identities of the chosen rows."""
+    def related_values(self, form: Any) -> dict[str, list[str] | RelatedChanges]:
+        """For each many-to-many relation on the form: the identities of the chosen rows, or
+        the rows to link and unlink (a search-and-add field)."""
         result = {}
         for related in self.related:
             data = form[self.attributes[f"_related:{related.name}"]].data

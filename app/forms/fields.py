@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from werkzeug.datastructures import FileStorage
@@ -47,7 +48,8 @@ UNSET: Any = _Unset()
 NULL_FLAG = "_null"  # checkbox: this field is NULL
 WAS_NULL = "_was_null"  # hidden: the NULL box was ticked when the form was shown
 BOOL_MARKER = "_bool"  # hidden: this checkbox was on the form (absent checkbox = unchecked)
-RELATED_MARKER = "_related"  # hidden: this many-to-many field was on the form
+RELATED_MARKER = "_related"  # hidden: this many-to-many field was on the form (every choice)
+RELATED_CHANGES = "_related_changes"  # hidden: this one was on it as changes (search and add)
 
 
 # What number and date inputs accept as their value (HTML's "valid floating-point number" and
@@ -406,30 +408,63 @@ class ForeignKeyField(ColumnField):
     current_label: str | None = None  # the label of the row the value points at
 
 
+@dataclass
+class RelatedChanges:
+    """What a search-and-add many-to-many field changes: the identities to link and to unlink.
+
+    A row may hold thousands of links: the form shows a few and posts only what the user
+    changed, so an unchanged save touches no link row and the request stays small.
+    """
+
+    add: list[str] = field(default_factory=list)
+    remove: list[str] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.add or self.remove)
+
+
 class RelatedField(Field):
-    """A many-to-many relationship: the identities of the related rows, any number of them."""
+    """A many-to-many relationship. ``data`` is every chosen identity (a select of a small
+    target), ``RelatedChanges`` (the search-and-add list of a large one), or ``UNSET``."""
 
     def __init__(
         self, *args: Any, relation: Any, target: Any, html_name: str, **kwargs: Any
     ) -> None:
         super().__init__(*args, **kwargs)
         self.name = html_name
+        self.add_name = f"_related_add:{relation.name}"
+        self.remove_name = f"_related_remove:{relation.name}"
         self.relation = relation
         self.target = target
         self.data: Any = UNSET
         self.choices: list[tuple[str, str]] | None = None  # small target: every row
-        self.selected: list[tuple[str, str]] = []  # (identity, label) currently chosen
+        # A large target (set by writes.fill_choices): how many rows are linked now, the first
+        # few of them, and the rows the posted changes name, as (identity, label).
+        self.linked_count: int | None = None
+        self.linked: list[tuple[str, str]] = []
+        self.added: list[tuple[str, str]] = []
+        self.removed: list[tuple[str, str]] = []  # ticked for removal, beyond ``linked``
+        self.removing: set[str] = set()  # every identity ticked for removal
 
     def process(
         self, formdata: Any, data: Any = unset_value, extra_filters: Sequence[Any] | None = None
     ) -> None:
         self.process_errors = []
+        if formdata is not None and self.name in set(formdata.getlist(RELATED_CHANGES)):
+            add, remove = formdata.getlist(self.add_name), formdata.getlist(self.remove_name)
+            if self._keys(add + remove):  # else nothing changed: UNSET leaves the links alone
+                self.data = RelatedChanges(self._keys(add) or [], self._keys(remove) or [])
+            return
         if formdata is None or self.name not in set(formdata.getlist(RELATED_MARKER)):
             self.data = UNSET if data is unset_value else list(data)
             return
-        values = formdata.getlist(self.name)
+        values = self._keys(formdata.getlist(self.name))
+        if values is not None:
+            self.data = values
+
+    def _keys(self, values: list[Any]) -> list[str] | None:
         if any(not isinstance(v, str) for v in values):
             self.data = UNSET
             self.process_errors.append("Expected row keys here, not a file.")
-            return
-        self.data = list(dict.fromkeys(v for v in values if v != ""))
+            return None
+        return list(dict.fromkeys(v for v in values if v != ""))

@@ -22,10 +22,11 @@ from flask import (
     render_template,
     request,
 )
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, select
 from werkzeug.datastructures import CombinedMultiDict
 
 from .. import keys, rowpage, urls, writes
+from ..batches import key_in
 from ..catalog.model import Entity
 from ..engines import Database, session_for
 from ..errors import BadRequest, NotFound
@@ -131,9 +132,16 @@ def _render_form(
     failure: writes.WriteFailed | None = None,
     shown: dict[str, Any] | None = None,
     labels: writes.KnownLabels | None = None,
+    parent: Any = None,
 ) -> Any:
     writes.fill_choices(
-        session_for(database), database.catalog, spec, form, database.estimates, labels or {}
+        session_for(database),
+        database.catalog,
+        spec,
+        form,
+        database.estimates,
+        labels or {},
+        parent,
     )
     return (
         render_template(
@@ -189,8 +197,9 @@ def edit(db: str, table: str, key: str) -> Any:
     spec = form_spec(entity, catalog, "edit")
     if request.method == "GET":
         loaded, refs = writes.load_for_form(session, catalog, entity, key, bool(spec.related))
-        current = {**loaded.values, **writes.current_related(session, entity, loaded.obj, spec)}
-        form = spec.make(obj_values=current)
+        # Many-to-many links are read while filling the fields: a few of them for a large
+        # target (a row may have thousands), every one for a small target's select.
+        form = spec.make(obj_values=loaded.values)
         return _render_form(
             database,
             entity,
@@ -201,6 +210,7 @@ def edit(db: str, table: str, key: str) -> Any:
             fingerprint=loaded.fingerprint,
             shown=loaded.values,
             labels=writes.known_labels(entity, loaded.values, refs),
+            parent=loaded.obj,
         )
     try:
         loaded = writes.load(session, entity, key)
@@ -214,7 +224,15 @@ def edit(db: str, table: str, key: str) -> Any:
     expected = request.form.get("_fingerprint", "")
     if not form.validate():
         return _render_form(
-            database, entity, spec, form, 400, key=key, fingerprint=expected, shown=shown
+            database,
+            entity,
+            spec,
+            form,
+            400,
+            key=key,
+            fingerprint=expected,
+            shown=shown,
+            parent=loaded.obj if loaded is not None else None,
         )
     try:
         new_key = writes.update(
@@ -241,6 +259,7 @@ def edit(db: str, table: str, key: str) -> Any:
             fingerprint=conflict.fingerprint or expected,
             failure=conflict,
             shown=shown,
+            parent=_parent(session, entity, key, spec),
         )
     except writes.WriteFailed as failure:
         return _render_form(
@@ -253,9 +272,20 @@ def edit(db: str, table: str, key: str) -> Any:
             fingerprint=expected,
             failure=failure,
             shown=shown,
+            parent=_parent(session, entity, key, spec),
         )
     flash("Saved.", "edit")
     return redirect(urls.row(db, entity, new_key))
+
+
+def _parent(session: Any, entity: Entity, key: str, spec: FormSpec) -> Any:
+    """The row a failed save was for, loaded again after its rollback (for its links)."""
+    if not spec.related:
+        return None
+    try:
+        return writes.load(session, entity, key).obj
+    except NotFound:
+        return None
 
 
 # --- delete -------------------------------------------------------------------------------------
@@ -269,9 +299,10 @@ def _preview(database: Database, entity: Entity, identities: list[tuple[Any, ...
 
 
 def _labels(database: Database, entity: Entity, identities: list[tuple[Any, ...]]) -> list[Any]:
-    pk = [entity.columns[k] for k in entity.primary_key]
-    condition = or_(*[and_(*[c.expression == v for c, v in zip(pk, i)]) for i in identities])
-    return [ref for _, ref in refs_where(session_for(database), entity, condition, limit=200)]
+    pk = [entity.columns[k].expression for k in entity.primary_key]
+    # At most MAX_PAGE_SIZE rows are deleted at once: one IN list, never one OR per row.
+    found = refs_where(session_for(database), entity, key_in(pk, identities), limit=200)
+    return [ref for _, ref in found]
 
 
 @bp.route("/<db>/<table>/<key>/-/delete", methods=["GET", "POST"])

@@ -1,7 +1,7 @@
 """Writing rows: the transaction, the translation of database errors, the delete preview and
 the choices of foreign-key fields. Plain Python over a SQLAlchemy session; no Flask."""
 
-from .choices import KnownLabels, current_related, fill_choices, known_labels, search
+from .choices import KnownLabels, fill_choices, known_labels, search
 from .errors import Conflict, Problem, WriteFailed
 from .preview import Preview, delete_preview
 from .rows import (
@@ -27,7 +27,6 @@ __all__ = [
     "bulk_delete",
     "check_writable",
     "create",
-    "current_related",
     "delete",
     "delete_preview",
     "fill_choices",

@@ -10,22 +10,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, literal, or_, select, true
+from sqlalchemy import ColumnElement, func, literal, or_, select, true
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, with_parent
 
 from .. import keys, timeouts
+from ..batches import chunks, key_in
 from ..catalog.model import Catalog, Entity
 from ..counting import EstimateMemo, cached_table_estimate, entity_count
 from ..filters import search_condition
 from ..forms.builder import FormSpec
-from ..forms.fields import UNSET, ForeignKeyField, RelatedField
+from ..forms.fields import UNSET, ForeignKeyField, RelatedChanges, RelatedField
 from ..labels import Refs, label_of, refs_where
 from ..reads import read
 from ..values import from_text, to_text
 
 SMALL_TARGET = 100
 LOOKUP_LIMIT = 20
+LINKS_SHOWN = 50  # a many-to-many field of a large target lists this many of its links
 
 
 def _from(entity: Entity) -> Any:
@@ -93,10 +95,12 @@ def fill_choices(
     form: Any,
     estimates: EstimateMemo,
     known: KnownLabels,
+    parent: Any = None,
 ) -> None:
     """Give each foreign-key and many-to-many field its choices (small targets) and the label
     of its current value, unless ``known`` holds it. ``estimates`` is the database's memo of
-    row estimates (``counting.cached_table_estimate``)."""
+    row estimates (``counting.cached_table_estimate``). ``parent`` is the row being edited
+    (an ORM object), whose many-to-many links are read here."""
     small: dict[str, bool] = {}  # per target name, checked once per form
     for column in spec.columns:
         field = spec.field(form, column.key)
@@ -121,7 +125,7 @@ def fill_choices(
         field = spec.related_fields(form)[spec.related.index(related)]
         if related.target.name not in small:
             small[related.target.name] = is_small(session, catalog, related.target, estimates)
-        _fill_related(session, related.target, field, small[related.target.name])
+        _fill_related(session, related.target, field, small[related.target.name], parent)
 
 
 def _current_value(field: ForeignKeyField) -> Any:
@@ -135,48 +139,58 @@ def _current_value(field: ForeignKeyField) -> Any:
     return None
 
 
-def _fill_related(session: Session, target: Entity, field: RelatedField, small: bool) -> None:
+def _fill_related(
+    session: Session, target: Entity, field: RelatedField, small: bool, parent: Any
+) -> None:
+    """A small target: every row as a choice, the linked ones chosen. A large one: the count
+    of linked rows, the first ``LINKS_SHOWN`` of them, and the labels of posted changes."""
+    linked_to_parent = with_parent(parent, field.relation.attribute) if parent is not None else None
     if small:
         found = refs_where(session, target, true(), limit=SMALL_TARGET + 1)
         field.choices = sorted(
             [(ref.identity or "", ref.label) for _, ref in found], key=lambda c: c[1].lower()
         )
-    chosen = field.data if field.data is not UNSET else []
-    if not chosen:
-        field.selected = []
+        current: list[str] = []
+        if linked_to_parent is not None and not isinstance(field.data, list):
+            current = [r.identity or "" for _, r in refs_where(session, target, linked_to_parent)]
+        if field.data is UNSET:
+            field.data = current
+        elif isinstance(field.data, RelatedChanges):  # posted by a search box, shown as a select
+            changes = field.data
+            field.data = [k for k in current if k not in changes.remove] + changes.add
         return
+    if isinstance(field.data, list):  # posted by a select, shown as a search box: all added
+        field.data = RelatedChanges(add=field.data)
+    changes = field.data if isinstance(field.data, RelatedChanges) else RelatedChanges()
+    if linked_to_parent is not None:
+        count_stmt = select(func.count()).select_from(_from(target)).where(linked_to_parent)
+        field.linked_count = read(session, count_stmt).scalar_one()
+        found = refs_where(session, target, linked_to_parent, limit=LINKS_SHOWN)
+        field.linked = [(ref.identity or "", ref.label) for _, ref in found]
+    labels = _labels_of(session, target, changes.add + changes.remove)
+    shown = {identity for identity, _ in field.linked}
+    field.added = [(k, labels.get(k, k)) for k in changes.add]
+    # Removals of links beyond the first few are listed too, still ticked.
+    field.removed = [(k, labels.get(k, k)) for k in changes.remove if k not in shown]
+    field.removing = set(changes.remove)
+
+
+def _labels_of(session: Session, target: Entity, texts: list[str]) -> dict[str, str]:
+    """The labels of the target rows named by identity texts, looked up in batches."""
     pk_columns = [target.columns[k] for k in target.primary_key]
     identities = []
-    for text in chosen:
+    for text in dict.fromkeys(texts):
         try:
             identities.append(keys.decode_identity(text, pk_columns))
         except keys.MalformedKey:
             continue
     labels: dict[str, str] = {}
-    if identities:
-        condition = or_(
-            *[and_(*[c.expression == v for c, v in zip(pk_columns, ident)]) for ident in identities]
+    for chunk in chunks(identities):
+        condition = key_in([c.expression for c in pk_columns], chunk)
+        labels.update(
+            {r.identity or "": r.label for _, r in refs_where(session, target, condition)}
         )
-        labels = {
-            ref.identity or "": ref.label for _, ref in refs_where(session, target, condition)
-        }
-    field.selected = [(text, labels.get(text, text)) for text in chosen]
-
-
-def current_related(session: Session, entity: Entity, obj: Any, spec: FormSpec) -> dict[str, Any]:
-    """The identities each many-to-many relation of ``obj`` holds now (for the edit form)."""
-    result = {}
-    for related in spec.related:
-        target = related.target
-        pk_columns = [target.columns[k] for k in target.primary_key]
-        stmt = select(*[c.expression for c in pk_columns]).where(
-            with_parent(obj, related.relation.attribute)
-        )
-        stmt = stmt.order_by(*[c.expression for c in pk_columns])
-        result[related.html_name] = [
-            keys.encode_identity(tuple(row), pk_columns) for row in session.execute(stmt)
-        ]
-    return result
+    return labels
 
 
 def search(

@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import JSON, Table, and_, insert, inspect, null, or_, select, tuple_
+from sqlalchemy import JSON, Table, and_, insert, inspect, null, select
 from sqlalchemy import delete as delete_statement
 from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.orm import Mapper, Session
@@ -33,9 +33,11 @@ from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.schema import sort_tables
 
 from .. import keys, timeouts
+from ..batches import chunks, key_in
 from ..catalog.model import Catalog, Entity
 from ..errors import NotFound, ReadOnly
 from ..forms.builder import core_columns
+from ..forms.fields import RelatedChanges
 from ..labels import Refs, label_joins
 from ..listing import SIZE_ONLY
 from ..rowpage import decode_key, find_row
@@ -227,7 +229,7 @@ def create(
     catalog: Catalog,
     entity: Entity,
     values: dict[str, Any],
-    related: dict[str, list[str]] | None = None,
+    related: dict[str, list[str] | RelatedChanges] | None = None,
 ) -> str:
     """Insert a row; return its identity (for the redirect to its page)."""
     ctx = _context(session, catalog, entity, values, "create")
@@ -250,7 +252,7 @@ def update(
     identity_text: str,
     expected: str,
     values: dict[str, Any],
-    related: dict[str, list[str]] | None = None,
+    related: dict[str, list[str] | RelatedChanges] | None = None,
 ) -> str:
     """Update a row unless it changed since ``expected`` was taken; return its new identity."""
     identity = decode_key(entity, identity_text)
@@ -340,13 +342,8 @@ def _delete_objects(session: Session, objs: list[Any]) -> None:
             rows = [
                 tuple(getattr(o, mapper.get_property_by_column(c).key) for c in pk) for o in members
             ]
-            for chunk in _chunks(rows, 500):
-                condition = (
-                    pk[0].in_([r[0] for r in chunk])
-                    if len(pk) == 1
-                    else or_(*[and_(*[c == v for c, v in zip(pk, r)]) for r in chunk])
-                )
-                result = session.execute(delete_statement(table).where(condition))
+            for chunk in chunks(rows):
+                result = session.execute(delete_statement(table).where(key_in(pk, chunk)))
                 if table is mapper.local_table and result.rowcount != len(chunk):
                     raise Conflict(
                         "Some of these rows were deleted by someone else meanwhile; "
@@ -358,11 +355,6 @@ def _delete_objects(session: Session, objs: list[Any]) -> None:
             session.expunge(obj)
 
 
-def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
 # --- many-to-many --------------------------------------------------------------------------------
 
 
@@ -371,39 +363,72 @@ def _apply_related(
     catalog: Catalog,
     entity: Entity,
     obj: Any,
-    related: dict[str, list[str]],
+    related: dict[str, list[str] | RelatedChanges],
 ) -> None:
-    """Make each many-to-many relation hold exactly the chosen rows."""
-    for name, identity_texts in related.items():
+    """Make each many-to-many relation hold exactly the chosen rows (a list of identities), or
+    link and unlink the rows a ``RelatedChanges`` names, leaving every other link row alone."""
+    for name, chosen in related.items():
         relation = entity.relations[name]
         target = catalog.entities[relation.target]
         prop = relation.attribute.property
-        targets = []
-        for text in identity_texts:
-            try:
-                identity = keys.decode_identity(
-                    text, [target.columns[k] for k in target.primary_key]
-                )
-            except keys.MalformedKey:
-                identity = None
-            found = (
-                session.get(target.mapped_class, identity)  # type: ignore[arg-type]
-                if identity is not None
-                else None
-            )
-            if found is None:
-                message = f"No row {text!r} in {target.name}."
-                raise WriteFailed(message, {f"_related:{name}": [Problem(message)]}, status=409)
-            targets.append(found)
+        if isinstance(chosen, RelatedChanges):
+            adding = [k for k in chosen.add if k not in chosen.remove]
+            removing = [k for k in chosen.remove if k not in chosen.add]
+            added = _targets(session, target, name, adding, must_exist=True)
+            removed = _targets(session, target, name, removing, must_exist=False)
+        else:
+            added, removed = _targets(session, target, name, chosen, must_exist=True), None
         if not prop.viewonly:
             # The user's model owns this relationship: let the ORM write the link rows.
-            current = getattr(obj, prop.key)
-            setattr(obj, prop.key, set(targets) if isinstance(current, set) else targets)
+            _change_collection(obj, prop, added, removed)
             continue
-        _write_link_table(session, obj, prop, targets)
+        _write_link_table(session, obj, prop, added, removed)
 
 
-def _write_link_table(session: Session, obj: Any, prop: Any, targets: list[Any]) -> None:
+def _targets(
+    session: Session, target: Entity, name: str, texts: list[str], must_exist: bool
+) -> list[Any]:
+    """The target rows named by identity texts, loaded in batches; a missing or malformed one
+    is refused (409, on the field) when it ``must_exist``, skipped otherwise."""
+    pk_columns = [target.columns[k] for k in target.primary_key]
+    wanted: dict[tuple[Any, ...], str] = {}
+    missing = []
+    for text in texts:
+        try:
+            wanted[keys.decode_identity(text, pk_columns)] = text
+        except keys.MalformedKey:
+            missing.append(text)
+    found: dict[tuple[Any, ...], Any] = {}
+    identities = list(wanted)
+    for chunk in chunks(identities):
+        stmt = select(target.mapped_class).where(key_in([c.expression for c in pk_columns], chunk))
+        for row in session.execute(stmt).scalars():
+            found[tuple(inspect(row).identity or ())] = row
+    missing += [wanted[i] for i in identities if i not in found]
+    if missing and must_exist:
+        message = f"No row {missing[0]!r} in {target.name}."
+        raise WriteFailed(message, {f"_related:{name}": [Problem(message)]}, status=409)
+    return [found[i] for i in identities if i in found]
+
+
+def _change_collection(obj: Any, prop: Any, added: list[Any], removed: list[Any] | None) -> None:
+    collection = getattr(obj, prop.key)
+    if removed is None:  # every chosen row
+        setattr(obj, prop.key, set(added) if isinstance(collection, set) else added)
+        return
+    for row in removed:
+        if row in collection:
+            collection.remove(row)
+    for row in added:
+        if row not in collection:
+            collection.add(row) if isinstance(collection, set) else collection.append(row)
+
+
+def _write_link_table(
+    session: Session, obj: Any, prop: Any, added: list[Any], removed: list[Any] | None
+) -> None:
+    """Insert and delete link rows: to hold exactly ``added`` (``removed`` None), or to add
+    ``added`` and drop ``removed``. Link rows that stay are never touched."""
     secondary: Table = prop.secondary
     parent_mapper: Mapper[Any] = inspect(obj).mapper
     parent = {
@@ -412,24 +437,31 @@ def _write_link_table(session: Session, obj: Any, prop: Any, targets: list[Any])
     }
     target_pairs = list(prop.secondary_synchronize_pairs)
     link_cols = [link_col for _, link_col in target_pairs]
-    wanted = {
-        tuple(
-            getattr(t, inspect(t).mapper.get_property_by_column(col).key) for col, _ in target_pairs
-        )
-        for t in targets
-    }
+
+    def link_values(targets: list[Any]) -> set[tuple[Any, ...]]:
+        return {
+            tuple(
+                getattr(t, inspect(t).mapper.get_property_by_column(col).key)
+                for col, _ in target_pairs
+            )
+            for t in targets
+        }
+
     where_parent = and_(*[c == v for c, v in parent.items()])
-    have = {tuple(row) for row in session.execute(select(*link_cols).where(where_parent))}
-    gone = have - wanted
-    if gone:
-        match = (
-            link_cols[0].in_([g[0] for g in gone])
-            if len(link_cols) == 1
-            else tuple_(*link_cols).in_(list(gone))
-        )
-        session.execute(delete_statement(secondary).where(where_parent, match))
-    added = wanted - have
-    if added:
+    wanted = link_values(added)
+    if removed is None:
+        have = {tuple(row) for row in session.execute(select(*link_cols).where(where_parent))}
+        gone = have - wanted
+    else:
+        gone = link_values(removed) - wanted
+        have = set()
+        for chunk in chunks(sorted(wanted, key=repr)):
+            stmt = select(*link_cols).where(where_parent, key_in(link_cols, chunk))
+            have |= {tuple(row) for row in session.execute(stmt)}
+    for chunk in chunks(sorted(gone, key=repr)):
+        session.execute(delete_statement(secondary).where(where_parent, key_in(link_cols, chunk)))
+    new = wanted - have
+    if new:
         session.execute(
             insert(secondary),
             [
@@ -437,6 +469,6 @@ def _write_link_table(session: Session, obj: Any, prop: Any, targets: list[Any])
                     **{c.key: v for c, v in parent.items()},
                     **dict(zip([c.key for c in link_cols], t)),
                 }
-                for t in sorted(added, key=repr)
+                for t in sorted(new, key=repr)
             ],
         )
