@@ -1,0 +1,144 @@
+"""Schema and EXPLAIN pages on objects SQLAlchemy does not fully understand, on every engine.
+
+A fresh database (``rowboat_sch_test``) holds what real databases have and the edge schema
+lacks: PostgreSQL's geometric, XML, composite and domain types (SQLAlchemy reflects the first
+three as ``NullType``), MariaDB's ``INET6`` and ``POINT`` and a sequence default, SQLite
+columns declared without a type, a primary key declared in another order than its columns,
+and a table whose column types have result processors that must not touch an EXPLAIN plan.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from conftest import ENGINES, ENV_TO_CLEAR, Page, engine_of, fresh_database
+from flask import Flask
+from sqlalchemy import (
+    JSON,
+    Column,
+    Date,
+    Double,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    create_engine,
+    text,
+)
+
+from app import create_app
+
+Read = Callable[[Any], Page]
+
+metadata = MetaData()
+# Ten columns: MariaDB's EXPLAIN has ten, SQLite's four, PostgreSQL's one. Selecting as many
+# columns as the plan has is what made SQLAlchemy read plan rows with these columns' types.
+typed = Table(
+    "typed",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("d", Date),
+    Column("j", JSON),
+    Column("n", Numeric(10, 2)),
+    Column("f", Double),  # reflected on MariaDB as DOUBLE(asdecimal=True): read as Decimal
+    *[Column(f"c{i}", Integer) for i in range(6, 11)],
+)
+pk_order = Table(
+    "pk_order",
+    metadata,
+    Column("a", Integer, nullable=False),
+    Column("b", Integer, nullable=False),
+    Column("c", String(10)),
+)
+
+PLAN_COLUMNS = {
+    "postgresql": ["n"],
+    "sqlite": ["d", "j", "n", "id"],
+    "mariadb": ["id", "f", "d", "j", "n", *[f"c{i}" for i in range(6, 11)]],
+}
+
+
+def create_objects(url: str) -> None:
+    engine = create_engine(url)
+    name = engine_of(url)
+    try:
+        metadata.create_all(engine, tables=[typed])
+        with engine.begin() as connection:
+            connection.execute(
+                typed.insert(),
+                {"id": 1, "d": dt.date(2024, 1, 2), "j": {"a": 1}, "n": decimal.Decimal("1.5")},
+            )
+            # Declared in the other order than the columns: the key is (b, a).
+            connection.execute(
+                text(
+                    "CREATE TABLE pk_order (a INTEGER NOT NULL, b INTEGER NOT NULL, "
+                    "c VARCHAR(10), PRIMARY KEY (b, a))"
+                )
+            )
+            if name == "postgresql":
+                connection.execute(text("CREATE TYPE pair AS (a int, b text)"))
+                connection.execute(text("CREATE DOMAIN posint AS integer CHECK (VALUE > 0)"))
+                connection.execute(
+                    text(
+                        "CREATE TABLE odd_types (id serial PRIMARY KEY, p point, pr pair, "
+                        "x xml, ts tsvector, d posint, pa point[])"
+                    )
+                )
+            elif name == "mariadb":
+                connection.execute(text("CREATE SEQUENCE s"))
+                connection.execute(
+                    text(
+                        "CREATE TABLE seq_default (id INT DEFAULT NEXTVAL(s) PRIMARY KEY, "
+                        "v VARCHAR(10))"
+                    )
+                )
+                connection.execute(
+                    text("CREATE TABLE odd_types (id INT PRIMARY KEY, g POINT, i6 INET6)")
+                )
+            else:
+                connection.execute(
+                    text("CREATE TABLE odd_types (id INTEGER PRIMARY KEY, untyped, v TEXT)")
+                )
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(scope="session", params=ENGINES)
+def hostile_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    with fresh_database(request.param, "rowboat_sch_test", tmp_path_factory) as url:
+        create_objects(url)
+        yield url
+
+
+@pytest.fixture
+def hostile_app(
+    hostile_url: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Flask]:
+    for name in ENV_TO_CLEAR:
+        monkeypatch.delenv(name, raising=False)
+    application = create_app(
+        {"DATABASES": {"h": {"url": hostile_url}}, "DEMO_PATH": str(tmp_path / "demo.sqlite")}
+    )
+    application.config["TESTING"] = True
+    yield application
+    for database in application.extensions["rowboat.databases"].values():
+        database.engine.dispose()
+
+
+def test_explain_reads_plan_rows_as_text_whatever_the_query_s_column_types(
+    hostile_app: Flask, hostile_url: str, read: Read
+) -> None:
+    columns = PLAN_COLUMNS[engine_of(hostile_url)]
+    query = "&".join(["table=typed", *[f"col={c}" for c in columns]])
+    response = hostile_app.test_client().get(f"/h/-/query/explain?{query}")
+    assert response.status_code == 200
+    page = read(response)
+    plan = page.find("pre", "qb-plan") or page.one("table", "qb-plan")
+    assert "typed" in plan.text()
