@@ -32,6 +32,7 @@ from sqlalchemy import (
 )
 
 from app import create_app
+from app.schema.structure import take_snapshot
 
 Read = Callable[[Any], Page]
 
@@ -130,6 +131,19 @@ def hostile_app(
     yield application
     for database in application.extensions["rowboat.databases"].values():
         database.engine.dispose()
+
+
+def test_a_composite_primary_key_is_listed_in_the_constraint_s_order(
+    hostile_app: Flask, read: Read
+) -> None:
+    response = hostile_app.test_client().get("/h/-/schema/pk_order")
+    assert response.status_code == 200
+    page = read(response)
+    line = page.one("p", "pk-line")
+    assert [code.text() for code in line.find_all("code")] == ["b", "a"]
+    # The diagrams' boxes list the key the same way.
+    engine = hostile_app.extensions["rowboat.databases"]["h"].engine
+    assert take_snapshot(engine).get(None, "pk_order").key_columns == ["b", "a"]
 
 
 def test_explain_reads_plan_rows_as_text_whatever_the_query_s_column_types(

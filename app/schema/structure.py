@@ -86,7 +86,8 @@ class TableInfo:
     def key_columns(self) -> list[str]:
         """Primary-key columns, then foreign-key columns: what a diagram box shows."""
         fk = set(self.fk_columns)
-        return [c for c in self.columns if c in self.primary_key] + [
+        # The key in its constraint's order (PRIMARY KEY (b, a) lists b first).
+        return [c for c in self.primary_key if c in self.columns] + [
             c for c in self.columns if c in fk and c not in self.primary_key
         ]
 
@@ -359,6 +360,7 @@ class ConstraintDetail:
 class TableDetail:
     info: TableInfo
     columns: list[ColumnDetail]
+    primary_key: list[str]  # in the constraint's order, which need not be the columns'
     primary_key_name: str | None
     foreign_keys: list[ForeignKeyInfo]
     referenced_by: list[tuple[TableInfo, ForeignKeyInfo]]
@@ -410,6 +412,7 @@ def describe_table(engine: Engine, snapshot: Snapshot, info: TableInfo) -> Table
     return TableDetail(
         info=info,
         columns=columns,
+        primary_key=pk_columns,
         primary_key_name=pk.get("name"),
         foreign_keys=fks,
         referenced_by=snapshot.incoming.get(info.key, []),
