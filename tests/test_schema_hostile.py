@@ -30,6 +30,7 @@ from sqlalchemy import (
     create_engine,
     text,
 )
+from test_schema_http import columns_of
 
 from app import create_app
 from app.schema.structure import take_snapshot
@@ -131,6 +132,59 @@ def hostile_app(
     yield application
     for database in application.extensions["rowboat.databases"].values():
         database.engine.dispose()
+
+
+# What each engine's catalog calls the columns SQLAlchemy cannot name.
+EXPECTED_TYPES = {
+    "postgresql": {
+        "p": "point",
+        "pr": "pair",
+        "x": "xml",
+        "ts": "TSVECTOR",
+        "d": "posint",
+        "pa": "point[]",
+    },
+    "mariadb": {"g": "point", "i6": "inet6"},
+    "sqlite": {"untyped": "", "v": "TEXT"},
+}
+
+
+def test_unknown_types_are_shown_by_the_database_s_own_name(
+    hostile_app: Flask, hostile_url: str, read: Read
+) -> None:
+    engine = engine_of(hostile_url)
+    response = hostile_app.test_client().get("/h/-/schema/odd_types")
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert "NullType" not in html
+    page = read(response)
+    columns = columns_of(page)
+    for name, type_name in EXPECTED_TYPES[engine].items():
+        assert columns[name]["Type"] == type_name
+    ddl = page.one("pre", "ddl").text()
+    if engine == "postgresql":  # compiled: every column by the name the database gave
+        for fragment in ("p point", "pr pair", "x xml", "ts TSVECTOR", "d posint", "pa point[]"):
+            assert fragment in ddl
+    elif engine == "mariadb":
+        assert "`g` point" in ddl and "`i6` inet6" in ddl
+
+
+def test_no_schema_page_names_nulltype(hostile_app: Flask) -> None:
+    client = hostile_app.test_client()
+    for path in ("/h/-/schema", "/h/-/schema?q=odd", "/h/-/diagram", "/h/-/diagram/odd_types"):
+        response = client.get(path)
+        assert response.status_code == 200, path
+        assert "NullType" not in response.get_data(as_text=True), path
+
+
+def test_the_diagram_names_unknown_types_by_the_database_s_name(
+    hostile_app: Flask, hostile_url: str
+) -> None:
+    engine = hostile_app.extensions["rowboat.databases"]["h"].engine
+    snapshot = take_snapshot(engine)
+    types = snapshot.get(None, "odd_types").column_types
+    for name, type_name in EXPECTED_TYPES[engine_of(hostile_url)].items():
+        assert types[name] == type_name
 
 
 def test_a_composite_primary_key_is_listed_in_the_constraint_s_order(
