@@ -200,6 +200,17 @@ def test_a_composite_primary_key_is_listed_in_the_constraint_s_order(
     assert take_snapshot(engine).get(None, "pk_order").key_columns == ["b", "a"]
 
 
+def test_mariadb_sequence_default_is_shown(
+    hostile_app: Flask, hostile_url: str, read: Read
+) -> None:
+    if engine_of(hostile_url) != "mariadb":
+        pytest.skip("sequences as column defaults: MariaDB")
+    response = hostile_app.test_client().get("/h/-/schema/seq_default")
+    assert response.status_code == 200
+    default = columns_of(read(response))["id"]["Default"]
+    assert default.startswith("nextval(") and default.endswith("`s`)")
+
+
 def test_explain_reads_plan_rows_as_text_whatever_the_query_s_column_types(
     hostile_app: Flask, hostile_url: str, read: Read
 ) -> None:

@@ -517,9 +517,14 @@ def describe_table(engine: Engine, snapshot: Snapshot, info: TableInfo) -> Table
 def _reported_columns(
     engine: Engine, connection: Connection, info: TableInfo, columns: list[dict[str, Any]]
 ) -> dict[str, CatalogColumn]:
-    """The catalog's word on the table's columns, where reflection is known to fall short:
-    a type SQLAlchemy cannot render."""
-    if all(rendered_type(c["type"], engine) is not None for c in columns):
+    """The catalog's word on the table's columns, where reflection is known to fall short.
+
+    That is a type SQLAlchemy cannot render, and on MySQL/MariaDB any default: reflection
+    parses SHOW CREATE TABLE and drops the defaults it cannot parse, such as MariaDB's
+    ``DEFAULT nextval(`db`.`seq`)``.
+    """
+    mysql = engine.dialect.name in ("mysql", "mariadb")
+    if not mysql and all(rendered_type(c["type"], engine) is not None for c in columns):
         return {}
     found = catalog_columns(connection, info.schema, info.name)
     return {column: c for (_table, column), c in found.items()}
@@ -536,11 +541,14 @@ def _column_detail(
 ) -> ColumnDetail:
     name = column["name"]
     computed = column.get("computed") or {}
+    default = _text_of(column.get("default"))
+    if default is None and reported is not None and reported.default not in (None, "NULL"):
+        default = reported.default  # MariaDB says "NULL" for no default (or DEFAULT NULL)
     return ColumnDetail(
         name=name,
         type=type_sql(column["type"], engine, reported.type if reported else None),
         nullable=bool(column.get("nullable", True)),
-        default=_text_of(column.get("default")),
+        default=default,
         autoincrement=_autoincrement(column, engine, pk_columns, info, all_columns),
         computed=(_text_of(computed.get("sqltext")) or "") if computed else None,
         computed_stored=computed.get("persisted") if computed else None,
