@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from sqlalchemy import String, and_, cast, false, or_, true
+from sqlalchemy import String, and_, cast, false, literal, or_, true
+from sqlalchemy import types as sat
 from sqlalchemy.sql.elements import ColumnElement
 
 from .catalog.model import Column
-from .catalog.types import ORDERABLE, TEXT_LIKE
+from .catalog.types import ORDERABLE, TEXT_LIKE, unwrap
 from .values import check_text, from_text
 
 _ALL = None  # applies to every kind
@@ -127,12 +128,9 @@ class Filter:
     value: Any  # the converted value (a list for "in", None for no-value operators)
 
     def condition(self) -> ColumnElement[bool]:
-        return self.operator.build(
-            pattern_operand(self.column)
-            if self.operator.key in _PATTERN_OPERATORS
-            else self.column.expression,
-            self.value,
-        )
+        if self.operator.key in _PATTERN_OPERATORS:
+            return self.operator.build(pattern_operand(self.column), self.value)
+        return self.operator.build(self.column.expression, compared_value(self.column, self.value))
 
     def description(self) -> str:
         values = self.value if isinstance(self.value, list) else [self.raw]
@@ -198,6 +196,35 @@ def pattern_operand(column: Column) -> Any:
     if column.kind == "enum":
         return cast(column.expression, String)
     return column.expression
+
+
+def compared_value(column: Column, value: Any) -> Any:
+    """The value (or list of values) a condition compares ``column`` with.
+
+    A single-precision column (PostgreSQL's ``real``, MariaDB's ``FLOAT``) holds the nearest
+    float32 of what it was given: 0.1 is kept as 0.100000001..., shown as 0.1, and compared
+    with a bound 0.1 (a double) it is not equal. Cast to the column's own precision, the value
+    the user typed from the page is the stored one again.
+    """
+    single = _single_precision(column)
+    if single is None or value is None:
+        return value
+    if isinstance(value, list):
+        return [cast(literal(v), single) for v in value]
+    return cast(literal(value), single)
+
+
+def _single_precision(column: Column) -> Any:
+    """A plain single-precision type of the column's dialect, when the column is one."""
+    if column.kind != "float":
+        return None
+    type_ = unwrap(column.type)
+    # REAL is PostgreSQL's float4 (and SQLite's only float, harmless to cast to); FLOAT is
+    # MariaDB's single precision (SQLite's FLOAT is a double, again harmless). A generic
+    # ``Float`` (an aggregate's result type) is neither: it is left alone.
+    if isinstance(type_, (sat.REAL, sat.FLOAT)):
+        return type(type_)()  # without precision or scale: CAST(... AS FLOAT(10, 2)) fails
+    return None
 
 
 def search_condition(columns: list[Column], text: str) -> ColumnElement[bool]:

@@ -115,6 +115,40 @@ def refused(client: FlaskClient, path: str) -> str:
     return response.get_json()["message"]
 
 
+# --- B6: floats ----------------------------------------------------------------------------------
+
+
+def test_equality_on_a_single_precision_column_matches_the_value_shown(
+    client: FlaskClient, read: Read
+) -> None:
+    # The page shows 0.1 and 1.7; the database holds their nearest float32s.
+    shown = {row.cells["id"].text(): row.cells["r"].text() for row in _rows(client, read)}
+    assert shown == {"1": "0.1", "2": "1.7", "3": "NULL"}
+    assert listed_ids(client, read, "measure", r__exact="0.1") == ["1"]
+    assert listed_ids(client, read, "measure", r__exact="1.7") == ["2"]
+    assert listed_ids(client, read, "measure", r__not="0.1") == ["2", "3"]
+    assert listed_ids(client, read, "measure", r__in="0.1,1.7") == ["1", "2"]
+    assert listed_ids(client, read, "measure", r__lte="0.1") == ["1"]
+    assert listed_ids(client, read, "measure", r__gt="0.1") == ["2"]
+    assert queried_ids(client, "measure", "r:exact:1.7") == ["2"]
+    assert queried_ids(client, "measure", "r:between:0.1,1.7") == ["1", "2"]
+
+
+def test_equality_on_a_double_precision_column_still_matches(
+    client: FlaskClient, read: Read
+) -> None:
+    assert listed_ids(client, read, "measure", f__exact="0.1") == ["1"]
+    assert listed_ids(client, read, "measure", f__exact="1.7") == ["2"]
+    assert listed_ids(client, read, "measure", f__not="1.7") == ["1", "3"]
+    assert queried_ids(client, "measure", "f:exact:0.1") == ["1"]
+
+
+def _rows(client: FlaskClient, read: Read) -> list[Any]:
+    response = client.get("/t/measure")
+    assert response.status_code == 200
+    return read(response).list_rows()
+
+
 # --- B5: BIGINT UNSIGNED -----------------------------------------------------------------------
 
 
@@ -143,3 +177,6 @@ def test_a_bad_literal_is_a_400_with_a_message(client: FlaskClient) -> None:
         client, "/t/measure?id__exact=abc"
     )
     assert "'abc' is not a valid float value for 'r'" in refused(client, "/t/measure?r__exact=abc")
+
+
+# --- B7 and B8: PostgreSQL types without "=", literals the database refuses --------------------
