@@ -39,6 +39,11 @@ class Operator:
     def fits(self, kind: str) -> bool:
         return self.kinds is None or kind in self.kinds
 
+    def applies_to(self, column: Column) -> bool:
+        """Whether this operator works on this column: its kind, and for a column whose type
+        has no usable "=" (``Column.equatable``), only the null tests, which fit every kind."""
+        return self.fits(column.kind) and (column.equatable or self.kinds is None)
+
 
 def _in(expr: Any, values: list[Any]) -> ColumnElement[bool]:
     return expr.in_(values)
@@ -140,14 +145,27 @@ class Filter:
 
 
 def operators_for(column: Column) -> list[Operator]:
-    return [op for op in OPERATORS if op.fits(column.kind)]
+    return [op for op in OPERATORS if op.applies_to(column)]
 
 
 @cache  # one entry per kind of column: a handful
-def operator_keys(kind: str) -> str:
+def operator_keys(kind: str, equatable: bool = True) -> str:
     """The keys of the operators that fit a kind of column, space-separated (for the page's
     script, which offers only those); worked out once per kind, not per column per page."""
-    return " ".join(op.key for op in OPERATORS if op.fits(kind))
+    return " ".join(op.key for op in OPERATORS if op.fits(kind) and (equatable or op.kinds is None))
+
+
+def refuse_operator(column: Column, operator: Operator) -> FilterError:
+    """The error for an operator that does not apply to ``column``."""
+    if not column.equatable:
+        return FilterError(
+            f"{column.name!r} cannot be compared with a value: the database has no "
+            f"{operator.label!r} for its type that a typed-in value can use "
+            "(only 'is null' and 'is not null' apply)"
+        )
+    return FilterError(
+        f"operator {operator.label!r} does not apply to {column.name!r} ({column.kind})"
+    )
 
 
 def split_list(raw: str) -> list[str]:
@@ -161,10 +179,8 @@ def make_filter(column: Column, operator_key: str, raw: str) -> Filter:
     operator = OPERATORS_BY_KEY.get(operator_key)
     if operator is None:
         raise FilterError(f"unknown filter operator {operator_key!r}")
-    if not operator.fits(column.kind):
-        raise FilterError(
-            f"operator {operator.label!r} does not apply to {column.name!r} ({column.kind})"
-        )
+    if not operator.applies_to(column):
+        raise refuse_operator(column, operator)
     value: Any = None
     try:
         if operator.arity == "one":

@@ -180,3 +180,52 @@ def test_a_bad_literal_is_a_400_with_a_message(client: FlaskClient) -> None:
 
 
 # --- B7 and B8: PostgreSQL types without "=", literals the database refuses --------------------
+
+
+NO_EQUALITY = ("p", "pr", "x", "j", "dp")
+
+
+@pytest.fixture
+def pg(types_url: str) -> None:
+    if engine_of(types_url) != "postgresql":
+        pytest.skip("these types are PostgreSQL's")
+
+
+@pytest.mark.usefixtures("pg")
+def test_types_without_equality_are_offered_only_null_tests(
+    client: FlaskClient, read: Read
+) -> None:
+    page = read(client.get("/t/odd"))
+    offered = {
+        option.attrs["value"]: option.attrs["data-ops"].split()
+        for option in page.find("select", "filter-column").find_all("option")
+        if option.attrs["value"]
+    }
+    for name in NO_EQUALITY:
+        assert offered[name] == ["isnull", "notnull"], name
+    assert "exact" in offered["ip"] and "exact" in offered["dd"] and "exact" in offered["id"]
+    # The query builder's column pickers offer the same.
+    builder = read(client.get("/t/-/query?table=odd"))
+    ops = {
+        o.attrs["value"]: o.attrs["data-ops"].split()
+        for o in builder.find_all("option")
+        if "data-ops" in o.attrs
+    }
+    for name in NO_EQUALITY:
+        assert ops[name] == ["isnull", "notnull"], name
+    assert "exact" in ops["ip"]
+
+
+@pytest.mark.usefixtures("pg")
+def test_asking_for_equality_on_those_types_is_a_400(client: FlaskClient, read: Read) -> None:
+    for name in NO_EQUALITY:
+        for op in ("exact", "not", "in"):
+            message = refused(client, f"/t/odd?{name}__{op}=(1,2)")
+            assert repr(name) in message and "cannot be compared" in message, message
+        message = refused(client, f"/t/-/query.json?table=odd&where={name}:exact:(1,2)&run=1")
+        assert "cannot be compared" in message
+        message = refused(client, f"/t/-/query/explain?table=odd&where={name}:notin:(1,2)")
+        assert "cannot be compared" in message
+    # What does work on them still works.
+    assert listed_ids(client, read, "odd", p__notnull="") == ["1"]
+    assert listed_ids(client, read, "odd", x__isnull="") == []
