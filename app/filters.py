@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from sqlalchemy import String, and_, cast, false, literal, or_, true
+from sqlalchemy import String, and_, cast, false, literal, or_, true, type_coerce
 from sqlalchemy import types as sat
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.sql.elements import ColumnElement
 
 from .catalog.model import Column
@@ -135,7 +136,9 @@ class Filter:
     def condition(self) -> ColumnElement[bool]:
         if self.operator.key in _PATTERN_OPERATORS:
             return self.operator.build(pattern_operand(self.column), self.value)
-        return self.operator.build(self.column.expression, compared_value(self.column, self.value))
+        return self.operator.build(
+            compared_expression(self.column), compared_value(self.column, self.value)
+        )
 
     def description(self) -> str:
         values = self.value if isinstance(self.value, list) else [self.raw]
@@ -211,6 +214,18 @@ def pattern_operand(column: Column) -> Any:
     """The expression LIKE patterns apply to: enums are cast to text (PostgreSQL needs it)."""
     if column.kind == "enum":
         return cast(column.expression, String)
+    return column.expression
+
+
+def compared_expression(column: Column) -> Any:
+    """The column as a condition compares it: a PostgreSQL domain as its base type.
+
+    SQLAlchemy's ``DOMAIN`` has no comparison operators of its own (2.1 warns that comparing
+    one is deprecated); the database compares a domain's values as its base type's anyway.
+    """
+    type_ = unwrap(column.type)
+    if isinstance(type_, postgresql.DOMAIN):
+        return type_coerce(column.expression, type_.data_type)
     return column.expression
 
 

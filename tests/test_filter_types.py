@@ -229,3 +229,18 @@ def test_asking_for_equality_on_those_types_is_a_400(client: FlaskClient, read: 
     # What does work on them still works.
     assert listed_ids(client, read, "odd", p__notnull="") == ["1"]
     assert listed_ids(client, read, "odd", x__isnull="") == []
+
+
+@pytest.mark.usefixtures("pg")
+def test_a_literal_the_database_refuses_is_a_400_with_its_reason(client: FlaskClient) -> None:
+    for path in (
+        "/t/odd?ip__exact=not-an-address",
+        "/t/-/query.json?table=odd&where=ip:in:not-an-address&run=1",
+        "/t/-/query/explain?table=odd&where=ip:exact:not-an-address",
+    ):
+        assert "invalid input syntax for type inet" in refused(client, path), path
+    # A date PostgreSQL cannot hold (the domain's values are typed in as text).
+    assert "out of range" in refused(client, "/t/odd?dd__exact=5874898-01-01")
+    assert "out of range" in refused(
+        client, "/t/-/query/explain?table=odd&where=dd:exact:5874898-01-01"
+    )
