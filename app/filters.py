@@ -13,11 +13,13 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from sqlalchemy import String, and_, cast, false, or_, true
+from sqlalchemy import String, and_, cast, false, literal, or_, true, type_coerce
+from sqlalchemy import types as sat
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.sql.elements import ColumnElement
 
 from .catalog.model import Column
-from .catalog.types import ORDERABLE, TEXT_LIKE
+from .catalog.types import ORDERABLE, TEXT_LIKE, unwrap
 from .values import check_text, from_text
 
 _ALL = None  # applies to every kind
@@ -37,6 +39,11 @@ class Operator:
 
     def fits(self, kind: str) -> bool:
         return self.kinds is None or kind in self.kinds
+
+    def applies_to(self, column: Column) -> bool:
+        """Whether this operator works on this column: its kind, and for a column whose type
+        has no usable "=" (``Column.equatable``), only the null tests, which fit every kind."""
+        return self.fits(column.kind) and (column.equatable or self.kinds is None)
 
 
 def _in(expr: Any, values: list[Any]) -> ColumnElement[bool]:
@@ -127,11 +134,10 @@ class Filter:
     value: Any  # the converted value (a list for "in", None for no-value operators)
 
     def condition(self) -> ColumnElement[bool]:
+        if self.operator.key in _PATTERN_OPERATORS:
+            return self.operator.build(pattern_operand(self.column), self.value)
         return self.operator.build(
-            pattern_operand(self.column)
-            if self.operator.key in _PATTERN_OPERATORS
-            else self.column.expression,
-            self.value,
+            compared_expression(self.column), compared_value(self.column, self.value)
         )
 
     def description(self) -> str:
@@ -142,14 +148,27 @@ class Filter:
 
 
 def operators_for(column: Column) -> list[Operator]:
-    return [op for op in OPERATORS if op.fits(column.kind)]
+    return [op for op in OPERATORS if op.applies_to(column)]
 
 
 @cache  # one entry per kind of column: a handful
-def operator_keys(kind: str) -> str:
+def operator_keys(kind: str, equatable: bool = True) -> str:
     """The keys of the operators that fit a kind of column, space-separated (for the page's
     script, which offers only those); worked out once per kind, not per column per page."""
-    return " ".join(op.key for op in OPERATORS if op.fits(kind))
+    return " ".join(op.key for op in OPERATORS if op.fits(kind) and (equatable or op.kinds is None))
+
+
+def refuse_operator(column: Column, operator: Operator) -> FilterError:
+    """The error for an operator that does not apply to ``column``."""
+    if not column.equatable:
+        return FilterError(
+            f"{column.name!r} cannot be compared with a value: the database has no "
+            f"{operator.label!r} for its type that a typed-in value can use "
+            "(only 'is null' and 'is not null' apply)"
+        )
+    return FilterError(
+        f"operator {operator.label!r} does not apply to {column.name!r} ({column.kind})"
+    )
 
 
 def split_list(raw: str) -> list[str]:
@@ -163,10 +182,8 @@ def make_filter(column: Column, operator_key: str, raw: str) -> Filter:
     operator = OPERATORS_BY_KEY.get(operator_key)
     if operator is None:
         raise FilterError(f"unknown filter operator {operator_key!r}")
-    if not operator.fits(column.kind):
-        raise FilterError(
-            f"operator {operator.label!r} does not apply to {column.name!r} ({column.kind})"
-        )
+    if not operator.applies_to(column):
+        raise refuse_operator(column, operator)
     value: Any = None
     try:
         if operator.arity == "one":
@@ -198,6 +215,47 @@ def pattern_operand(column: Column) -> Any:
     if column.kind == "enum":
         return cast(column.expression, String)
     return column.expression
+
+
+def compared_expression(column: Column) -> Any:
+    """The column as a condition compares it: a PostgreSQL domain as its base type.
+
+    SQLAlchemy's ``DOMAIN`` has no comparison operators of its own (2.1 warns that comparing
+    one is deprecated); the database compares a domain's values as its base type's anyway.
+    """
+    type_ = unwrap(column.type)
+    if isinstance(type_, postgresql.DOMAIN):
+        return type_coerce(column.expression, type_.data_type)
+    return column.expression
+
+
+def compared_value(column: Column, value: Any) -> Any:
+    """The value (or list of values) a condition compares ``column`` with.
+
+    A single-precision column (PostgreSQL's ``real``, MariaDB's ``FLOAT``) holds the nearest
+    float32 of what it was given: 0.1 is kept as 0.100000001..., shown as 0.1, and compared
+    with a bound 0.1 (a double) it is not equal. Cast to the column's own precision, the value
+    the user typed from the page is the stored one again.
+    """
+    single = _single_precision(column)
+    if single is None or value is None:
+        return value
+    if isinstance(value, list):
+        return [cast(literal(v), single) for v in value]
+    return cast(literal(value), single)
+
+
+def _single_precision(column: Column) -> Any:
+    """A plain single-precision type of the column's dialect, when the column is one."""
+    if column.kind != "float":
+        return None
+    type_ = unwrap(column.type)
+    # REAL is PostgreSQL's float4 (and SQLite's only float, harmless to cast to); FLOAT is
+    # MariaDB's single precision (SQLite's FLOAT is a double, again harmless). A generic
+    # ``Float`` (an aggregate's result type) is neither: it is left alone.
+    if isinstance(type_, (sat.REAL, sat.FLOAT)):
+        return type(type_)()  # without precision or scale: CAST(... AS FLOAT(10, 2)) fails
+    return None
 
 
 def search_condition(columns: list[Column], text: str) -> ColumnElement[bool]:

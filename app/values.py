@@ -15,6 +15,7 @@ from typing import Any
 
 from .catalog.model import Column
 from .catalog.readtypes import as_text, beyond_python
+from .catalog.types import unwrap
 
 _TRUE = {"1", "true", "t", "yes", "y", "on"}
 _FALSE = {"0", "false", "f", "no", "n", "off"}
@@ -33,7 +34,7 @@ def from_text(text: str, column: Column) -> Any:
     if as_text(column.type):
         return text  # the database parses its own text (an interval of '1 mon', say)
     try:
-        return _PARSERS.get(column.kind, str)(text)
+        value = _PARSERS.get(column.kind, str)(text)
     except (ValueError, ArithmeticError, TypeError) as exc:
         words = beyond_python(column.type)
         if words is not None and words.match(text):
@@ -41,6 +42,9 @@ def from_text(text: str, column: Column) -> Any:
         raise ValueError(
             f"{text!r} is not a valid {column.kind} value for {column.name!r}"
         ) from exc
+    if column.kind == "integer":
+        check_integer_range(value, column)
+    return value
 
 
 def to_text(value: Any, column: Column | None = None) -> str:
@@ -72,13 +76,20 @@ def _boolean(text: str) -> bool:
 
 # No supported database stores a wider integer; a larger one cannot even be bound.
 _INT64 = range(-(2**63), 2**63)
+_UINT64 = range(0, 2**64)  # MySQL/MariaDB's BIGINT UNSIGNED
 
 
 def _integer(text: str) -> int:
-    value = int(text.strip())
-    if value not in _INT64:
-        raise ValueError("out of range")
-    return value
+    return int(text.strip())  # the range depends on the column: check_integer_range
+
+
+def check_integer_range(value: int, column: Column) -> None:
+    """Refuse an integer no column of this signedness can hold: 64 bits, unsigned or not."""
+    span = _UINT64 if getattr(unwrap(column.type), "unsigned", False) else _INT64
+    if value not in span:
+        raise ValueError(
+            f"{value} is out of range for {column.name!r} ({span.start:,} to {span.stop - 1:,})"
+        )
 
 
 def _numeric(text: str) -> decimal.Decimal:

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     DateTime,
     ForeignKey,
     ForeignKeyConstraint,
@@ -29,18 +30,19 @@ from sqlalchemy import (
     select,
     text,
 )
-from sqlalchemy.dialects import sqlite
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import NoReferencedColumnError, NoReferencedTableError
 from sqlalchemy.ext.automap import automap_base, generate_relationship
 from sqlalchemy.ext.hybrid import HybridExtensionType
 from sqlalchemy.orm import Mapper, RelationshipDirection, RelationshipProperty, registry
+from sqlalchemy.types import NullType
 
 from ..config import DatabaseConfig
 from .labels import choose_label_keys
 from .model import Catalog, Column, Entity, Relation
 from .readtypes import MYSQL_SPATIAL, MySQLGeometryText, for_reading
-from .types import kind_of
+from .types import kind_of, unwrap
 
 _SYSTEM_SCHEMAS = re.compile(r"^(pg_.*|information_schema)$")
 
@@ -53,8 +55,31 @@ VIEW = "This is a view: its rows are read-only."
 def discover(config: DatabaseConfig, engine: Engine) -> Catalog:
     """Build the catalog of one database."""
     if config.models:
-        return _from_models(load_models(config.models), engine)
-    return _reflected(engine)
+        catalog = _from_models(load_models(config.models), engine)
+    else:
+        catalog = _reflected(engine)
+    if catalog.dialect == "postgresql":
+        _mark_unequatable(catalog)
+    return catalog
+
+
+def _mark_unequatable(catalog: Catalog) -> None:
+    """Mark the PostgreSQL columns no typed-in value can be compared with by "=".
+
+    Those are the types SQLAlchemy does not know (reflected as NullType): ``point`` and the
+    other geometric types and ``xml`` have no "=" at all, and a composite type's cannot take a
+    text literal ("input of anonymous composite types is not implemented"). ``json`` has none
+    either. A domain is what its base type is.
+    """
+    for entity in catalog.entities.values():
+        for column in entity.columns.values():
+            type_ = unwrap(column.type)
+            if isinstance(type_, postgresql.DOMAIN):
+                type_ = unwrap(type_.data_type)
+            if isinstance(type_, NullType) or (
+                isinstance(type_, JSON) and not isinstance(type_, postgresql.JSONB)
+            ):
+                column.equatable = False
 
 
 def load_models(path: str) -> Any:

@@ -25,6 +25,9 @@ class Column:
     primary_key: bool = False
     computed: bool = False  # a hybrid property or generated column: shown, never written
     comment: str | None = None
+    # False when the database has no "=" a typed-in value can use on this column's type
+    # (PostgreSQL's point, xml, json, composite types): only null tests can filter it.
+    equatable: bool = True
 
     @cached_property  # compiling a type to its name costs as much as rendering a cell
     def type_name(self) -> str:

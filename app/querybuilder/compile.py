@@ -220,4 +220,9 @@ class Explain(Executable, ClauseElement):
 @compiles(Explain)
 def _compile_explain(element: Explain, compiler: Any, **kw: Any) -> str:
     prefix = "EXPLAIN QUERY PLAN " if compiler.dialect.name == "sqlite" else "EXPLAIN "
-    return prefix + compiler.process(element.statement, **kw)
+    sql = prefix + compiler.process(element.statement, **kw)
+    # The plan's rows are not the statement's: without this, SQLAlchemy matches the plan's
+    # columns to the statement's (by position or name) and feeds the plan text to their types'
+    # result processors (Numeric, Date, JSON...), which fail on it. No result map: plain values.
+    compiler._result_columns = []
+    return sql

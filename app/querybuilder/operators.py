@@ -21,6 +21,7 @@ from ..filters import (
     FilterError,
     Operator,
     make_filter,
+    refuse_operator,
     split_list,
 )
 from ..values import from_text
@@ -61,7 +62,7 @@ HAVING_KEYS = ("exact", "not", "lt", "lte", "gt", "gte", "between", "in", "notin
 
 
 def operators_for(column: Column) -> list[Any]:
-    return [op for op in QUERY_OPERATORS if op.fits(column.kind)]
+    return [op for op in QUERY_OPERATORS if op.applies_to(column)]
 
 
 def make_condition(column: Column, op_key: str, raw: str) -> Filter:
@@ -69,10 +70,8 @@ def make_condition(column: Column, op_key: str, raw: str) -> Filter:
     if op_key not in (BETWEEN.key, NOT_IN.key):
         return make_filter(column, op_key, raw)
     operator = QUERY_OPERATORS_BY_KEY[op_key]
-    if not operator.fits(column.kind):
-        raise FilterError(
-            f"operator {operator.label!r} does not apply to {column.name!r} ({column.kind})"
-        )
+    if not operator.applies_to(column):
+        raise refuse_operator(column, operator)
     items = split_list(raw)
     if op_key == BETWEEN.key and len(items) != 2:
         raise FilterError(f"'between' on {column.name!r} needs two values: low, high")

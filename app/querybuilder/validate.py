@@ -233,9 +233,14 @@ class _Resolver:
         return result
 
 
+def _equatable(term: FieldTerm) -> bool:
+    """Whether the database can tell two of the term's values equal (group, count distinct)."""
+    return term.kind not in _NO_EQUALITY and term.column.equatable
+
+
 def _aggregate_kind(func: str, term: FieldTerm | None) -> tuple[str, TypeEngine[Any]]:
     if func in ("count", "count_distinct"):
-        if term is not None and func == "count_distinct" and term.kind in _NO_EQUALITY:
+        if term is not None and func == "count_distinct" and not _equatable(term):
             raise QueryError(f"count distinct cannot compare {term.kind} values ({term.name})")
         if func == "count_distinct" and term is None:
             raise QueryError("count distinct needs a column")
@@ -267,7 +272,7 @@ def validate(spec: QuerySpec, catalog: Catalog, max_limit: int) -> Plan:
     aggregates = _unique_terms([r.aggregate(a) for a in spec.aggregates])
     group_by = _unique_terms([r.field(g) for g in spec.group_by])
     for term in group_by:
-        if term.kind in _NO_EQUALITY:
+        if not _equatable(term):
             raise QueryError(f"cannot group by {term.name}: {term.kind} values do not compare")
     where = r.group(spec.where, aggregate=False)
     having = r.group(spec.having, aggregate=True)

@@ -8,14 +8,22 @@ own shell, so they are shown as they are. PostgreSQL has no such command, so the
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 from sqlalchemy import MetaData, Table, text
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError, NoSuchTableError
+from sqlalchemy.exc import DBAPIError, NoSuchTableError, SAWarning
 from sqlalchemy.schema import CreateIndex, CreateTable, SetColumnComment, SetTableComment
 
-from .structure import TableGone, TableInfo
+from .structure import (
+    UNKNOWN_TYPE,
+    DatabaseType,
+    TableGone,
+    TableInfo,
+    catalog_columns,
+    rendered_type,
+)
 
 
 @dataclass(frozen=True)
@@ -82,10 +90,15 @@ def _view(engine: Engine, info: TableInfo, definition: str | None) -> DDL:
 def _compiled(engine: Engine, info: TableInfo) -> DDL:
     metadata = MetaData()
     try:
-        table = Table(info.name, metadata, schema=info.schema, autoload_with=engine)
+        # Reflection warns about each type it does not know; the structure page already lists
+        # those warnings (``describe_table``), and the DDL names the types all the same.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SAWarning)
+            table = Table(info.name, metadata, schema=info.schema, autoload_with=engine)
     except NoSuchTableError:
         raise TableGone(info.name) from None
     dialect = engine.dialect
+    _name_unknown_types(engine, info, table)
     parts = [str(CreateTable(table).compile(dialect=dialect)).strip()]
     for index in sorted(table.indexes, key=lambda i: i.name or ""):
         parts.append(str(CreateIndex(index).compile(dialect=dialect)).strip())
@@ -98,3 +111,19 @@ def _compiled(engine: Engine, info: TableInfo) -> DDL:
         ";\n\n".join(parts) + ";",
         "compiled by SQLAlchemy from the reflected table (PostgreSQL keeps no CREATE TABLE text)",
     )
+
+
+def _name_unknown_types(engine: Engine, info: TableInfo, table: Table) -> None:
+    """Give the columns whose type SQLAlchemy cannot render the name the database uses.
+
+    Reflection makes them ``NullType`` (``point``, ``xml``, a composite type...), which
+    ``CreateTable`` refuses to compile; the catalog's name, printed as it is, is the DDL.
+    """
+    unknown = [c for c in table.columns if rendered_type(c.type, engine) is None]
+    if not unknown:
+        return
+    with engine.connect() as connection:
+        reported = catalog_columns(connection, info.schema, info.name)
+    for column in unknown:
+        found = reported.get((info.name, column.name))
+        column.type = DatabaseType(found.type if found else UNKNOWN_TYPE)

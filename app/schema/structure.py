@@ -27,7 +27,7 @@ from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.engine.reflection import Inspector, ObjectKind
 from sqlalchemy.exc import DBAPIError, NoSuchTableError, SQLAlchemyError
-from sqlalchemy.types import TypeEngine
+from sqlalchemy.types import NullType, TypeEngine, UserDefinedType
 
 _SYSTEM_SCHEMAS = re.compile(r"^(pg_.*|information_schema)$")
 # Above this file size, SQLite's per-table sizes (the dbstat table walks every page) are skipped.
@@ -86,7 +86,8 @@ class TableInfo:
     def key_columns(self) -> list[str]:
         """Primary-key columns, then foreign-key columns: what a diagram box shows."""
         fk = set(self.fk_columns)
-        return [c for c in self.columns if c in self.primary_key] + [
+        # The key in its constraint's order (PRIMARY KEY (b, a) lists b first).
+        return [c for c in self.primary_key if c in self.columns] + [
             c for c in self.columns if c in fk and c not in self.primary_key
         ]
 
@@ -156,12 +157,82 @@ def _optional(call: Callable[[], dict[Any, Any]]) -> dict[Any, Any]:
         return {}
 
 
-def type_sql(type_: TypeEngine[Any], engine: Engine) -> str:
-    """The column type as the database's DDL names it."""
+UNKNOWN_TYPE = "(type unknown)"  # only when even the catalog did not name it
+
+
+def type_sql(type_: TypeEngine[Any], engine: Engine, reported: str | None = None) -> str:
+    """The column type as the database's DDL names it.
+
+    A type SQLAlchemy does not know (PostgreSQL's ``point``, ``xml``, a composite type,
+    MariaDB's ``INET6``...) is reflected as ``NullType``, which cannot be rendered: it takes
+    ``reported``, the name the database's own catalog gives (see ``catalog_columns``).
+    """
+    rendered = rendered_type(type_, engine)
+    if rendered is not None:
+        return rendered
+    return reported if reported is not None else UNKNOWN_TYPE
+
+
+def rendered_type(type_: TypeEngine[Any], engine: Engine) -> str | None:
+    """The type as SQLAlchemy renders it for this database; None when it cannot."""
+    if isinstance(type_, NullType):
+        return None
     try:
         return type_.compile(dialect=engine.dialect)
-    except Exception:  # noqa: BLE001 - a type this dialect cannot render; say what it is
-        return str(type(type_).__name__)
+    except Exception:  # noqa: BLE001 - e.g. an ARRAY of a type SQLAlchemy does not know
+        return None
+
+
+class DatabaseType(UserDefinedType):  # type: ignore[type-arg]
+    """A type SQLAlchemy does not know, rendered in DDL by the name the database gave it."""
+
+    cache_ok = True
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def get_col_spec(self, **_kw: Any) -> str:
+        return self.name
+
+
+@dataclass(frozen=True)
+class CatalogColumn:
+    type: str  # the column's type as the database's catalog spells it
+    default: str | None = None  # MySQL/MariaDB only: information_schema's COLUMN_DEFAULT
+
+
+# Each column's type by the database's own name, for one schema (None: the default one) and
+# optionally one table. Read only when reflection left something out: it costs a query.
+_CATALOG_COLUMNS = {
+    "postgresql": "SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod), NULL "
+    "FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid "
+    "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+    "WHERE n.nspname = coalesce(CAST(:schema AS text), current_schema()) "
+    "AND a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'v', 'm', 'f') "
+    "AND (CAST(:table AS text) IS NULL OR c.relname = :table)",
+    "mysql": "SELECT table_name, column_name, column_type, column_default "
+    "FROM information_schema.columns WHERE table_schema = coalesce(:schema, DATABASE()) "
+    "AND (:table IS NULL OR table_name = :table)",
+    "sqlite": "SELECT m.name, p.name, p.type, NULL "
+    "FROM sqlite_master m JOIN pragma_table_info(m.name) p "
+    "WHERE m.type IN ('table', 'view') "
+    "AND (:table IS NULL OR m.name = :table)",
+}
+
+
+def catalog_columns(
+    connection: Connection, schema: str | None, table: str | None = None
+) -> dict[tuple[str, str], CatalogColumn]:
+    """(table, column) -> the column as the database's catalog describes it."""
+    dialect = connection.dialect.name
+    sql = _CATALOG_COLUMNS.get("mysql" if dialect == "mariadb" else dialect)
+    if sql is None:
+        return {}
+    rows = connection.execute(text(sql), {"schema": schema, "table": table}).all()
+    return {
+        (str(t), str(c)): CatalogColumn(str(type_ or ""), None if d is None else str(d))
+        for t, c, type_, d in rows
+    }
 
 
 def take_snapshot(engine: Engine) -> Snapshot:
@@ -175,7 +246,7 @@ def take_snapshot(engine: Engine) -> Snapshot:
         tables: dict[TableKey, TableInfo] = {}
         for schema in schemas:
             with _collect_warnings(notes):
-                tables.update(_snapshot_schema(engine, inspector, schema, default))
+                tables.update(_snapshot_schema(engine, connection, inspector, schema, default))
     return Snapshot(
         dialect=engine.dialect.name,
         default_schema=default,
@@ -187,7 +258,11 @@ def take_snapshot(engine: Engine) -> Snapshot:
 
 
 def _snapshot_schema(
-    engine: Engine, inspector: Inspector, schema: str | None, default: str | None
+    engine: Engine,
+    connection: Connection,
+    inspector: Inspector,
+    schema: str | None,
+    default: str | None,
 ) -> dict[TableKey, TableInfo]:
     kinds: dict[str, str] = {name: "table" for name in inspector.get_table_names(schema=schema)}
     kinds.update({name: "view" for name in inspector.get_view_names(schema=schema)})
@@ -205,6 +280,17 @@ def _snapshot_schema(
 
     def norm(s: str | None) -> str | None:
         return None if s is None or s == default else s
+
+    rendered = {
+        (key[1], c["name"]): rendered_type(c["type"], engine)
+        for key, cols in columns.items()
+        for c in cols
+    }
+    reported = catalog_columns(connection, schema) if None in rendered.values() else {}
+
+    def type_name(table: str, column: str) -> str:
+        found = reported.get((table, column))
+        return rendered[(table, column)] or (found.type if found else UNKNOWN_TYPE)
 
     result: dict[TableKey, TableInfo] = {}
     for (_schema, name), cols in columns.items():
@@ -229,7 +315,7 @@ def _snapshot_schema(
             name=name,
             kind=kinds[name],
             columns=[c["name"] for c in cols],
-            column_types={c["name"]: type_sql(c["type"], engine) for c in cols},
+            column_types={c["name"]: type_name(name, c["name"]) for c in cols},
             primary_key=list((primary.get(key) or {}).get("constrained_columns") or []),
             foreign_keys=fks,
             comment=(comments.get(key) or {}).get("text"),
@@ -359,6 +445,7 @@ class ConstraintDetail:
 class TableDetail:
     info: TableInfo
     columns: list[ColumnDetail]
+    primary_key: list[str]  # in the constraint's order, which need not be the columns'
     primary_key_name: str | None
     foreign_keys: list[ForeignKeyInfo]
     referenced_by: list[tuple[TableInfo, ForeignKeyInfo]]
@@ -400,16 +487,21 @@ def describe_table(engine: Engine, snapshot: Snapshot, info: TableInfo) -> Table
                     definition = inspector.get_view_definition(name, schema=schema)
                 except (NotImplementedError, SQLAlchemyError):
                     definition = None
+        reported = _reported_columns(engine, connection, info, raw_columns)
     # An index reflection skipped but read from its CREATE INDEX after all is no news.
     shown = {f"index {i.name}" for i in indexes if i.name}
     notes = [n for n in notes if not any(n.endswith(s) for s in shown)]
     pk_columns = list(pk.get("constrained_columns") or [])
     if engine.dialect.name == "sqlite" and any(c.get("computed") for c in raw_columns):
         _sqlite_generated_expressions(engine, info, raw_columns)
-    columns = [_column_detail(c, engine, pk_columns, fks, info, raw_columns) for c in raw_columns]
+    columns = [
+        _column_detail(c, engine, pk_columns, fks, info, raw_columns, reported.get(c["name"]))
+        for c in raw_columns
+    ]
     return TableDetail(
         info=info,
         columns=columns,
+        primary_key=pk_columns,
         primary_key_name=pk.get("name"),
         foreign_keys=fks,
         referenced_by=snapshot.incoming.get(info.key, []),
@@ -422,6 +514,22 @@ def describe_table(engine: Engine, snapshot: Snapshot, info: TableInfo) -> Table
     )
 
 
+def _reported_columns(
+    engine: Engine, connection: Connection, info: TableInfo, columns: list[dict[str, Any]]
+) -> dict[str, CatalogColumn]:
+    """The catalog's word on the table's columns, where reflection is known to fall short.
+
+    That is a type SQLAlchemy cannot render, and on MySQL/MariaDB any default: reflection
+    parses SHOW CREATE TABLE and drops the defaults it cannot parse, such as MariaDB's
+    ``DEFAULT nextval(`db`.`seq`)``.
+    """
+    mysql = engine.dialect.name in ("mysql", "mariadb")
+    if not mysql and all(rendered_type(c["type"], engine) is not None for c in columns):
+        return {}
+    found = catalog_columns(connection, info.schema, info.name)
+    return {column: c for (_table, column), c in found.items()}
+
+
 def _column_detail(
     column: dict[str, Any],
     engine: Engine,
@@ -429,14 +537,18 @@ def _column_detail(
     fks: list[ForeignKeyInfo],
     info: TableInfo,
     all_columns: list[dict[str, Any]],
+    reported: CatalogColumn | None = None,
 ) -> ColumnDetail:
     name = column["name"]
     computed = column.get("computed") or {}
+    default = _text_of(column.get("default"))
+    if default is None and reported is not None and reported.default not in (None, "NULL"):
+        default = reported.default  # MariaDB says "NULL" for no default (or DEFAULT NULL)
     return ColumnDetail(
         name=name,
-        type=type_sql(column["type"], engine),
+        type=type_sql(column["type"], engine, reported.type if reported else None),
         nullable=bool(column.get("nullable", True)),
-        default=_text_of(column.get("default")),
+        default=default,
         autoincrement=_autoincrement(column, engine, pk_columns, info, all_columns),
         computed=(_text_of(computed.get("sqltext")) or "") if computed else None,
         computed_stored=computed.get("persisted") if computed else None,
