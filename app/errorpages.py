@@ -112,10 +112,13 @@ def object_problem(exc: DBAPIError) -> str | None:
     """The database's reason when ``exc`` is about the object read, None when it is not.
 
     A timeout, a table dropped since discovery and a lost connection have answers of their
-    own (the handlers above); any other refusal to read one table or view (PostgreSQL's "has
+    own (the handlers above), and so does a value of the request the database refused (a
+    filter's literal: a 400); any other refusal to read one table or view (PostgreSQL's "has
     not been populated", "permission denied") is that object's problem, shown as its reason.
     """
-    if timeouts.is_timeout(exc) or _stale_schema(exc) is not None or disconnected(exc):
+    if isinstance(exc, DataError) or timeouts.is_timeout(exc):
+        return None
+    if _stale_schema(exc) is not None or disconnected(exc):
         return None
     return str(exc.orig).strip()
 

@@ -100,9 +100,13 @@ def test_numeric_keeps_its_scale() -> None:
     parse = convert(Numeric(6, 2), "postgresql").parse
     assert parse("1234.5") == Decimal("1234.5")
     assert parse("-0.01") == Decimal("-0.01")
-    for bad in ("1.234", "12345", "NaN", "Infinity", "1,5"):
+    assert parse("NaN").is_nan()  # PostgreSQL's numeric(p, s) holds NaN, not infinity
+    for bad in ("1.234", "12345", "Infinity", "1,5"):
         with pytest.raises(ValueError):
             parse(bad)
+    assert convert(Numeric(), "postgresql").parse("-Infinity") == "-Infinity"
+    with pytest.raises(ValueError):
+        convert(Numeric(6, 2), "mysql").parse("NaN")
 
 
 def test_enum_with_python_class_gives_members() -> None:

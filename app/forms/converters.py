@@ -183,8 +183,9 @@ def _decimal_parser(precision: int | None, scale: int | None, dialect: str = "")
             # PostgreSQL's numeric holds NaN and (since 14) ±Infinity; a numeric(p, s) holds NaN.
             if dialect == "postgresql" and value.is_nan() and not value.is_snan():
                 return value
-            if dialect == "postgresql" and value.is_infinite():
-                return "-Infinity" if value < 0 else "Infinity"  # psycopg2 would send NaN
+            if dialect == "postgresql" and value.is_infinite() and precision is None:
+                # Only an unconstrained numeric holds ±Infinity; psycopg2 would send NaN.
+                return "-Infinity" if value < 0 else "Infinity"
             raise ValueError("Enter a finite number.")
         exponent = value.as_tuple().exponent
         assert isinstance(exponent, int)
