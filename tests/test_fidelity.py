@@ -415,3 +415,27 @@ def test_typed_text_is_stored_as_typed_and_saves_unchanged_after(
     assert not [s for s in statements if WRITES.match(s)]
     with engine.begin() as connection:  # back to the corpus's value for the other tests
         connection.exec_driver_sql("UPDATE texts SET body = 'two\nlines' WHERE id = 3")
+
+
+# (export path, texts it must hold): exports write values as the pages show them.
+EXPORTS = {
+    "sqlite": [("/h/-/export/numbers.csv", ["Infinity"])],
+    "postgresql": [
+        ("/h/-/export/stamps.csv", ["infinity", "24:00:00", "1 mon 2 days 03:04:05"]),
+        ("/h/-/export/stamps.json", ['"4713-01-01 BC"', '"-1 years -2 mons"']),
+    ],
+    "mariadb": [
+        ("/h/-/export/odd.csv", ['"a,c d"', "POINT(1.5 -2)"]),
+        ("/h/-/export/odd.json", ['"s": "a,b,c d"', '"e": ""']),
+        ("/h/-/export/stamps.csv", ["838:59:59", "-838:59:59.000000", "0000-00-00"]),
+    ],
+}
+
+
+def test_exports_hold_the_values_as_shown(hostile_app: Flask, hostile_url: str) -> None:
+    client = hostile_app.test_client()
+    for path, texts in EXPORTS[engine_of(hostile_url)]:
+        body = client.get(path).get_data(as_text=True)
+        for text in texts:
+            assert text in body, (path, text)
+        assert "{'" not in body and "set()" not in body, path

@@ -30,7 +30,7 @@ from sqlalchemy import Select, event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
-from .. import timeouts
+from .. import looseval, timeouts
 from .run import read_only, timed_out
 
 BATCH_ROWS = 1000
@@ -50,6 +50,8 @@ def text_value(value: Any) -> str:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, float):
+        return looseval.float_text(value)
     if isinstance(value, (bytes, bytearray, memoryview)):
         return "\\x" + bytes(value).hex()
     if isinstance(value, enum.Enum):
@@ -69,10 +71,11 @@ def json_value(value: Any) -> str:
     """A value as JSON text; decimals stay exact numbers, dates are ISO strings."""
     if value is None or isinstance(value, (bool, int, str)):
         return json.dumps(value, ensure_ascii=False)
+    # NaN and ±Infinity have no JSON number: they go as the text pages show (null is NULL).
     if isinstance(value, float):
-        return json.dumps(value) if value == value and abs(value) != float("inf") else "null"
+        return json.dumps(value) if value - value == 0 else json.dumps(looseval.float_text(value))
     if isinstance(value, decimal.Decimal):
-        return format(value, "f") if value.is_finite() else "null"
+        return format(value, "f") if value.is_finite() else json.dumps(format(value, "f"))
     if isinstance(value, (dict, list)):
         return json.dumps(value, ensure_ascii=False, default=str)
     if isinstance(value, (bytes, bytearray, memoryview)):
@@ -152,8 +155,19 @@ class _Writer:
         writer = csv.writer(buffer, lineterminator="\n")
         # The csv module writes str, int and float itself (and None as ""), exactly as
         # text_value would; only other values need it. This halves the Python time per row.
+        # A float that is not finite (v - v is NaN) is spelt as pages show it, not 'inf'.
         plain = _CSV_AS_IS
-        writer.writerows([[v if type(v) in plain else text_value(v) for v in row] for row in rows])
+        writer.writerows(
+            [
+                [
+                    v
+                    if type(v) in plain and (type(v) is not float or v - v == 0)
+                    else text_value(v)
+                    for v in row
+                ]
+                for row in rows
+            ]
+        )
         return buffer.getvalue().encode("utf-8")
 
     def rows(self, rows: Sequence[Sequence[Any]]) -> bytes:
