@@ -51,7 +51,7 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(DBAPIError)
     def _database_error(exc: DBAPIError) -> Any:
         if timeouts.is_timeout(exc):
-            error = timeouts.timeout_error(app.config["STATEMENT_TIMEOUT"])
+            error: RowboatError = timeouts.timeout_error(app.config["STATEMENT_TIMEOUT"])
             return render_error(error.status, error.title, error.message)
         stale = _stale_schema(exc)
         if stale is not None:
@@ -97,7 +97,7 @@ _REFRESH_HINT = " Use “Refresh schema” on the schema page to read the databa
 def _stale_schema(exc: DBAPIError) -> tuple[int, str] | None:
     orig = exc.orig
     code = getattr(orig, "pgcode", None)
-    number = orig.args[0] if getattr(orig, "args", None) else None
+    number = orig.args[0] if orig is not None and getattr(orig, "args", None) else None
     text = str(orig).lower()
     for status, (sqlstate, errno, prefix), what in (
         (404, _MISSING_TABLE, "This table no longer exists in the database."),

@@ -428,7 +428,7 @@ def fetch_page(
     fetched = fetched[: query.size]
     backwards = _is_backwards(query)
     if backwards:
-        fetched.reverse()
+        fetched = fetched[::-1]
     rows, refs = split_labelled(entity, joins, fetched)
     order = order_columns(entity, query)
     if has_unique_order(entity):

@@ -52,11 +52,13 @@ def _as_text(value: str | None, _cursor: Any) -> Any:
 def _build() -> list[Any]:
     import psycopg2.extensions as ext
 
+    # The stubs type a caster's value as str | bytes | None, but on Python 3 psycopg2 always
+    # hands it the decoded str (or None), which is what the casters here take.
     casters = []
     for oid, array_oid, name in _DATE_TIME_TYPES:
-        base = ext.new_type((oid,), f"ROWBOAT_{oid}", _guarded(getattr(ext, name)))
+        base = ext.new_type((oid,), f"ROWBOAT_{oid}", _guarded(getattr(ext, name)))  # type: ignore[arg-type]
         casters += [base, ext.new_array_type((array_oid,), f"ROWBOAT_{array_oid}[]", base)]
-    interval = ext.new_type((_INTERVAL[0],), "ROWBOAT_INTERVAL", _as_text)
+    interval = ext.new_type((_INTERVAL[0],), "ROWBOAT_INTERVAL", _as_text)  # type: ignore[arg-type]
     casters += [interval, ext.new_array_type((_INTERVAL[1],), "ROWBOAT_INTERVAL[]", interval)]
     return casters
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, false, inspect
+from sqlalchemy import BindParameter, Select, and_, bindparam, false, inspect
 from sqlalchemy.orm import Session, with_parent
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -68,7 +68,9 @@ def _preview_select(relation: Relation, target: Entity) -> Select[Any]:
     per relation, as ``_row_select`` is per table."""
     stmt = _PREVIEW_SELECTS.get(relation)
     if stmt is None:
-        bound = [bindparam(f"fk_{i}") for i in range(len(relation.target_keys))]
+        bound: list[BindParameter[Any]] = [
+            bindparam(f"fk_{i}") for i in range(len(relation.target_keys))
+        ]
         condition = _by_foreign_key(relation, target, bound)
         stmt = _PREVIEW_SELECTS[relation] = refs_select(target, condition, limit=PREVIEW_ROWS)
     return stmt

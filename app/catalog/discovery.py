@@ -203,7 +203,7 @@ def _drop_dangling_foreign_keys(metadata: MetaData) -> list[str]:
     """
     problems = []
     for table in metadata.tables.values():
-        for constraint in sorted(table.foreign_key_constraints, key=lambda c: c.column_keys):
+        for constraint in sorted(table.foreign_key_constraints, key=lambda c: list(c.column_keys)):
             missing = [fk.target_fullname for fk in constraint.elements if not _resolves(fk)]
             if not missing:
                 continue
@@ -413,7 +413,7 @@ class _UniqueNames:
         self.class_names.add(candidate)
         return candidate
 
-    def _claim(self, cls: type, candidates: list[str]) -> str:
+    def _claim(self, cls: type[Any], candidates: list[str]) -> str:
         used = self.used.setdefault(cls, {c.key for c in cls.__table__.columns})
         for candidate in candidates:
             if candidate not in used and safe_attribute(candidate):
@@ -428,7 +428,11 @@ class _UniqueNames:
         return f"{base}_{n}"
 
     def scalar(
-        self, _base: Any, local_cls: type, referred_cls: type, constraint: ForeignKeyConstraint
+        self,
+        _base: Any,
+        local_cls: type[Any],
+        referred_cls: type[Any],
+        constraint: ForeignKeyConstraint,
     ) -> str:
         target = referred_cls.__table__.name
         columns = [c.name for c in constraint.columns]
@@ -441,7 +445,11 @@ class _UniqueNames:
         return self._claim(local_cls, candidates)
 
     def collection(
-        self, _base: Any, local_cls: type, referred_cls: type, constraint: ForeignKeyConstraint
+        self,
+        _base: Any,
+        local_cls: type[Any],
+        referred_cls: type[Any],
+        constraint: ForeignKeyConstraint,
     ) -> str:
         target = referred_cls.__table__.name
         through = constraint.table.name

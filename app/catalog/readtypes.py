@@ -58,7 +58,7 @@ def _tolerant_class(cls: type) -> type:
 
         return process
 
-    subclass = type(cls.__name__, (cls,), {"result_processor": result_processor})
+    subclass: type[Any] = type(cls.__name__, (cls,), {"result_processor": result_processor})
     subclass.__module__ = cls.__module__
     _SUBCLASSES[cls] = subclass
     return subclass

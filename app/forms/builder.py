@@ -190,7 +190,7 @@ def _build(entity: Entity, catalog: Catalog, mode: str) -> FormSpec:
         attrs[attribute] = field_class(label=spec.name, spec=spec, validators=validators)
         attributes[column.key] = attribute
         columns.append(spec)
-    related = []
+    related: list[RelatedSpec] = []
     for relation in entity.relations.values():
         target = catalog.entities.get(relation.target)
         if not _editable_many_to_many(relation, target):

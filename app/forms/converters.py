@@ -9,13 +9,14 @@ database validates. Converters only parse and format; they never touch the datab
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import decimal
 import json
 import re
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import types as sat
@@ -39,7 +40,8 @@ class Conversion:
     parse: Parse = str
     format: Format = to_text
     input_type: str = "text"
-    attrs: dict[str, str] = field(default_factory=dict)  # extra HTML attributes (step, ...)
+    # extra HTML attributes (step, ...)
+    attrs: dict[str, str] = dataclasses.field(default_factory=dict)
     choices: tuple[tuple[str, str], ...] = ()  # (stored value, label) for enums and sets
     text_like: bool = False  # an empty input is a value (the empty string), not "nothing"
     hint: str = ""  # how to type a value, shown under the field
@@ -174,7 +176,7 @@ def _year(type_: TypeEngine[Any], dialect: str) -> Conversion:
 
 
 def _decimal_parser(precision: int | None, scale: int | None, dialect: str = "") -> Parse:
-    def parse(text: str) -> decimal.Decimal:
+    def parse(text: str) -> decimal.Decimal | str:
         try:
             value = decimal.Decimal(text.strip())
         except decimal.InvalidOperation:
@@ -366,6 +368,7 @@ def _database_text(type_: TypeEngine[Any], dialect: str) -> Conversion:
         return _set(type_, dialect)
     hint = getattr(type_, "text_hint", "")
     text_parse = _text_parser(dialect)
+    parse: Parse
     if isinstance(type_, sat.Interval) or "INTERVAL" in type(type_).__name__:
 
         def parse(text: str) -> Any:
@@ -393,6 +396,8 @@ def _database_text(type_: TypeEngine[Any], dialect: str) -> Conversion:
 def _enum(type_: TypeEngine[Any], dialect: str) -> Conversion:
     stored: list[str] = list(getattr(type_, "enums", []))
     enum_class = getattr(type_, "enum_class", None)
+    parse: Parse
+    fmt: Format
     if enum_class is not None:
         # Enum lists the stored strings in the order of the Python members (aliases dropped).
         by_stored = dict(zip(stored, list(enum_class)))

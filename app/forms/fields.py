@@ -465,6 +465,7 @@ class RelatedField(Field):
     def _keys(self, values: list[Any]) -> list[str] | None:
         if any(not isinstance(v, str) for v in values):
             self.data = UNSET
+            assert isinstance(self.process_errors, list)  # process() has just set a fresh list
             self.process_errors.append("Expected row keys here, not a file.")
             return None
         return list(dict.fromkeys(v for v in values if v != ""))

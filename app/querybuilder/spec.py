@@ -599,11 +599,11 @@ def from_form(args: Sequence[tuple[str, str]]) -> QuerySpec:
                 raise QueryError("the form sent a filter group without its id")
             tree.define(gid, value if gid == "0" else f"{value}:{parent}")
         elif name == "_wv":
-            gid, ref, op = pending.get("_wg"), pending.get("_wf"), pending.get("_wo")
-            if gid is None or op is None or ref is None:
+            gid, field_ref, op = pending.get("_wg"), pending.get("_wf"), pending.get("_wo")
+            if gid is None or op is None or field_ref is None:
                 raise QueryError("the form sent an incomplete filter")
-            if ref:
-                condition = ConditionSpec(parse_field(ref), op, value)
+            if field_ref:
+                condition = ConditionSpec(parse_field(field_ref), op, value)
                 tree.add(None if gid in ("", "0") else gid, condition)
     spec.where = tree.build()
     spec.group_by = [parse_field(v) for v in _values(args, "group") if v]

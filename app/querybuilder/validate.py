@@ -297,18 +297,20 @@ def validate(spec: QuerySpec, catalog: Catalog, max_limit: int) -> Plan:
         ]
     order: list[tuple[Term, bool]] = []
     for item in spec.order:
-        term: Term
+        sort_term: Term
         if isinstance(item.term, AggregateRef):
             if not aggregated:
                 raise QueryError(f"cannot sort by {item.term.text()}: the query is not grouped")
-            term = r.aggregate(item.term)
+            sort_term = r.aggregate(item.term)
         else:
-            term = r.field(item.term)
-            if term.kind not in ORDERABLE or term.kind == "binary":
-                raise QueryError(f"cannot sort by {term.name}: {term.kind} values have no order")
-            if aggregated and term.text not in grouped:
-                raise QueryError(f"cannot sort by {term.name}: it is not grouped")
-        order.append((term, item.descending))
+            sort_term = r.field(item.term)
+            if sort_term.kind not in ORDERABLE or sort_term.kind == "binary":
+                raise QueryError(
+                    f"cannot sort by {sort_term.name}: {sort_term.kind} values have no order"
+                )
+            if aggregated and sort_term.text not in grouped:
+                raise QueryError(f"cannot sort by {sort_term.name}: it is not grouped")
+        order.append((sort_term, item.descending))
     if spec.limit is not None and not 1 <= spec.limit <= max_limit:
         raise QueryError(f"limit must be between 1 and {max_limit:,}")
     sources = list(r.sources.values())

@@ -315,13 +315,13 @@ def _route(
         src, dst = edge.source, edge.target
         start = (attach[(id(src), src_side, n)], src.y if src_side == "top" else src.y + src.h)
         end = (attach[(id(dst), dst_side, n)], dst.y if dst_side == "top" else dst.y + dst.h)
-        points = [start]
+        waypoints = [start]
         for x, y in mids:
             layer = round(y)
             top, bottom = band_top[layer], band_top[layer] + band_height[layer]
-            points += [(x, bottom), (x, top)] if src_side == "top" else [(x, top), (x, bottom)]
-        points.append(end)
-        edge.path = _smooth(points)
+            waypoints += [(x, bottom), (x, top)] if src_side == "top" else [(x, top), (x, bottom)]
+        waypoints.append(end)
+        edge.path = _smooth(waypoints)
 
 
 def _smooth(points: list[tuple[float, float]]) -> str:

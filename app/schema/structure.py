@@ -25,6 +25,11 @@ from typing import Any
 
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine.interfaces import (
+    ReflectedColumn,
+    ReflectedComputed,
+    ReflectedPrimaryKeyConstraint,
+)
 from sqlalchemy.engine.reflection import Inspector, ObjectKind
 from sqlalchemy.exc import DBAPIError, NoSuchTableError, SQLAlchemyError
 from sqlalchemy.types import NullType, TypeEngine, UserDefinedType
@@ -183,7 +188,7 @@ def rendered_type(type_: TypeEngine[Any], engine: Engine) -> str | None:
         return None
 
 
-class DatabaseType(UserDefinedType):  # type: ignore[type-arg]
+class DatabaseType(UserDefinedType):
     """A type SQLAlchemy does not know, rendered in DDL by the name the database gave it."""
 
     cache_ok = True
@@ -473,7 +478,9 @@ def describe_table(engine: Engine, snapshot: Snapshot, info: TableInfo) -> Table
             raise TableGone(name)
         with _collect_warnings(notes):
             is_table = info.kind == "table"
-            pk = inspector.get_pk_constraint(name, schema=schema) if is_table else {}
+            pk: ReflectedPrimaryKeyConstraint | dict[str, Any] = (
+                inspector.get_pk_constraint(name, schema=schema) if is_table else {}
+            )
             fks = _foreign_keys(inspector, snapshot, info) if is_table else []
             indexes = _indexes(inspector, info, notes)
             if engine.dialect.name == "sqlite":
@@ -515,7 +522,7 @@ def describe_table(engine: Engine, snapshot: Snapshot, info: TableInfo) -> Table
 
 
 def _reported_columns(
-    engine: Engine, connection: Connection, info: TableInfo, columns: list[dict[str, Any]]
+    engine: Engine, connection: Connection, info: TableInfo, columns: list[ReflectedColumn]
 ) -> dict[str, CatalogColumn]:
     """The catalog's word on the table's columns, where reflection is known to fall short.
 
@@ -531,16 +538,16 @@ def _reported_columns(
 
 
 def _column_detail(
-    column: dict[str, Any],
+    column: ReflectedColumn,
     engine: Engine,
     pk_columns: list[str],
     fks: list[ForeignKeyInfo],
     info: TableInfo,
-    all_columns: list[dict[str, Any]],
+    all_columns: list[ReflectedColumn],
     reported: CatalogColumn | None = None,
 ) -> ColumnDetail:
     name = column["name"]
-    computed = column.get("computed") or {}
+    computed: ReflectedComputed | dict[str, Any] = column.get("computed") or {}
     default = _text_of(column.get("default"))
     if default is None and reported is not None and reported.default not in (None, "NULL"):
         default = reported.default  # MariaDB says "NULL" for no default (or DEFAULT NULL)
@@ -559,7 +566,7 @@ def _column_detail(
 
 
 def _sqlite_generated_expressions(
-    engine: Engine, info: TableInfo, columns: list[dict[str, Any]]
+    engine: Engine, info: TableInfo, columns: list[ReflectedColumn]
 ) -> None:
     """Fill in generated-column expressions that SQLite's reflection leaves empty."""
     with engine.connect() as connection:
@@ -592,11 +599,11 @@ def _text_of(value: Any) -> str | None:
 
 
 def _autoincrement(
-    column: dict[str, Any],
+    column: ReflectedColumn,
     engine: Engine,
     pk_columns: list[str],
     info: TableInfo,
-    all_columns: list[dict[str, Any]],
+    all_columns: list[ReflectedColumn],
 ) -> str | None:
     identity = column.get("identity")
     if identity:

@@ -56,7 +56,8 @@ def blank_filter_row(entity: Entity) -> Markup:
     time, and it is the same on every page of the table."""
     html = _BLANK_FILTER_ROWS.get(entity)
     if html is None:
-        macros = current_app.jinja_env.get_template("_filter_row.html").module
+        # Any: a template module's macros are attributes Jinja sets on it at runtime.
+        macros: Any = current_app.jinja_env.get_template("_filter_row.html").module
         html = _BLANK_FILTER_ROWS[entity] = Markup(macros.filter_row(entity, None, None, ""))
     return html
 

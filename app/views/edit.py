@@ -195,6 +195,7 @@ def edit(db: str, table: str, key: str) -> Any:
     catalog = database.catalog
     session = session_for(database)
     spec = form_spec(entity, catalog, "edit")
+    loaded: writes.LoadedRow | None
     if request.method == "GET":
         loaded, refs = writes.load_for_form(session, catalog, entity, key, bool(spec.related))
         # Many-to-many links are read while filling the fields: a few of them for a large

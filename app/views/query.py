@@ -123,7 +123,7 @@ def _cells(database: Database, plan: Plan, result: Result) -> list[list[dict[str
     if not plan.aggregated:
         for source in plan.sources:
             pk = source.entity.primary_key
-            positions = {}
+            positions: dict[str, int] = {}
             for i, term in enumerate(plan.outputs):
                 if isinstance(term, FieldTerm) and term.source is source:
                     positions.setdefault(term.column.key, i)

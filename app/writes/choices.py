@@ -122,10 +122,10 @@ def fill_choices(
             found = _options(session, target, value_key, match, 1)
             field.current_label = found[0][1] if found else None
     for related in spec.related:
-        field = spec.related_fields(form)[spec.related.index(related)]
+        related_field = spec.related_fields(form)[spec.related.index(related)]
         if related.target.name not in small:
             small[related.target.name] = is_small(session, catalog, related.target, estimates)
-        _fill_related(session, related.target, field, small[related.target.name], parent)
+        _fill_related(session, related.target, related_field, small[related.target.name], parent)
 
 
 def _current_value(field: ForeignKeyField) -> Any:

@@ -15,9 +15,18 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import PrimaryKeyConstraint, Table, UniqueConstraint, and_, select
+from sqlalchemy import (
+    Constraint,
+    Index,
+    PrimaryKeyConstraint,
+    Table,
+    UniqueConstraint,
+    and_,
+    select,
+)
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
+from sqlalchemy.schema import ColumnCollectionConstraint
 
 from .. import keys
 from ..catalog.model import Catalog, Entity
@@ -157,7 +166,7 @@ def _postgresql(orig: Any, message: str) -> DatabaseComplaint:
 
 
 def _mysql(orig: Any, message: str) -> DatabaseComplaint:
-    args = getattr(orig, "args", ())
+    args: tuple[Any, ...] = getattr(orig, "args", ())
     code = args[0] if args and isinstance(args[0], int) else None
     text = str(args[1]) if len(args) > 1 else message
     complaint = DatabaseComplaint(_MY_CODES.get(code or 0, "unknown"), message=text)
@@ -240,6 +249,9 @@ def constraint_columns(tables: list[Table], name: str | None) -> tuple[str, list
                 kind = type(constraint).__name__
                 if kind == "CheckConstraint":
                     return kind, _check_columns(table, constraint, name)
+                # Table.constraints holds primary key, foreign key, unique and check constraints,
+                # all of which are over a collection of columns.
+                assert isinstance(constraint, ColumnCollectionConstraint)
                 return kind, [c.name for c in constraint.columns]
         for index in table.indexes:
             if index.name == name:
@@ -257,7 +269,7 @@ def _name_by_columns(tables: list[Table], columns: list[str], kind: str) -> str 
         return None
     wanted = set(columns)
     for table in tables:
-        candidates = [*table.constraints, *table.indexes]
+        candidates: list[Constraint | Index] = [*table.constraints, *table.indexes]
         for item in candidates:
             names = {c.name for c in getattr(item, "columns", []) if hasattr(c, "name")}
             unique = isinstance(item, (UniqueConstraint, PrimaryKeyConstraint)) or getattr(

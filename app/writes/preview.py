@@ -11,8 +11,9 @@ it could not make.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     ColumnElement,
@@ -86,9 +87,11 @@ class Preview:
 def _tables_of(entity: Entity) -> list[Table]:
     if entity.mapped_class is not None:
         mapper: Mapper[Any] = inspect(entity.mapped_class)
-        tables = []
+        tables: list[Table] = []
         for m in mapper.self_and_descendants:
-            tables.extend(t for t in m.tables if t not in tables)
+            # Typed as TableClause, but a mapper of reflected tables maps Table objects only.
+            m_tables = cast("Sequence[Table]", m.tables)
+            tables.extend(t for t in m_tables if t not in tables)
         return tables
     return [entity.selectable] if isinstance(entity.selectable, Table) else []
 
@@ -163,9 +166,9 @@ def delete_preview(
     own_ids = {id(t) for t in own}
     frontier: list[tuple[Table, ColumnElement[bool], int]] = []
     for table in own:
-        condition = _root_condition(entity, table, identities)
-        if condition is not None:
-            frontier.append((table, condition, 0))
+        root_condition = _root_condition(entity, table, identities)
+        if root_condition is not None:
+            frontier.append((table, root_condition, 0))
     preview = Preview(rows=len(identities), effects=[])
     everything = _all_tables(catalog)
     rules_cache: dict[int, Any] = {}
@@ -195,7 +198,9 @@ def delete_preview(
                     table=child.name if child.schema is None else f"{child.schema}.{child.name}",
                     entity=child_entity if child_entity.selectable is child else None,
                     columns=[c.name for c in constraint.columns],
-                    constraint=constraint.name,
+                    # Typed to allow the _NONE_NAME sentinel, which only the CHECK constraints
+                    # of Enum and Boolean types get; a foreign key's name is a str or None.
+                    constraint=cast("str | None", constraint.name),
                     rule=rule,
                     count=count,
                     depth=depth,

@@ -23,9 +23,9 @@ import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import JSON, Table, and_, insert, inspect, null, select
+from sqlalchemy import JSON, CursorResult, Select, Table, and_, insert, inspect, null, select
 from sqlalchemy import delete as delete_statement
 from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.orm import Mapper, Session
@@ -200,7 +200,9 @@ def _context(
     identity: tuple[Any, ...] | None = None,
 ) -> WriteContext:
     mapper: Mapper[Any] = inspect(entity.mapped_class)
-    return WriteContext(session, catalog, entity, list(mapper.tables), values, action, identity)
+    # Typed as TableClause, but a mapper of reflected tables maps Table objects only.
+    tables = cast("Sequence[Table]", mapper.tables)
+    return WriteContext(session, catalog, entity, list(tables), values, action, identity)
 
 
 def _same(current: Any, new: Any) -> bool:
@@ -343,7 +345,11 @@ def _delete_objects(session: Session, objs: list[Any]) -> None:
                 tuple(getattr(o, mapper.get_property_by_column(c).key) for c in pk) for o in members
             ]
             for chunk in chunks(rows):
-                result = session.execute(delete_statement(table).where(key_in(pk, chunk)))
+                # Session.execute is typed as returning Result; a DELETE gives a CursorResult.
+                result = cast(
+                    "CursorResult[Any]",
+                    session.execute(delete_statement(table).where(key_in(pk, chunk))),
+                )
                 if table is mapper.local_table and result.rowcount != len(chunk):
                     raise Conflict(
                         "Some of these rows were deleted by someone else meanwhile; "
@@ -401,7 +407,10 @@ def _targets(
     found: dict[tuple[Any, ...], Any] = {}
     identities = list(wanted)
     for chunk in chunks(identities):
-        stmt = select(target.mapped_class).where(key_in([c.expression for c in pk_columns], chunk))
+        assert target.mapped_class is not None  # a many-to-many target is an ORM-mapped class
+        stmt: Select[Any] = select(target.mapped_class).where(
+            key_in([c.expression for c in pk_columns], chunk)
+        )
         for row in session.execute(stmt).scalars():
             found[tuple(inspect(row).identity or ())] = row
     missing += [wanted[i] for i in identities if i not in found]
