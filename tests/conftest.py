@@ -9,7 +9,9 @@ and fails the run on CI (``CI=true``), where a silent skip would hide a broken s
 from __future__ import annotations
 
 import collections
+import io
 import os
+import re
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
@@ -23,6 +25,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
+from werkzeug.datastructures import MultiDict
 
 from app import create_app
 
@@ -144,6 +147,50 @@ def fresh_database(
             yield url
         finally:
             _drop_server_database(engine_name, name)
+
+
+@contextmanager
+def database_with(
+    engine_name: str,
+    name: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    create: Callable[[Engine], None],
+) -> Iterator[str]:
+    """A fresh database called ``name`` holding what ``create`` puts in it; yields its URL."""
+    with fresh_database(engine_name, name, tmp_path_factory) as url:
+        engine = create_engine(url)
+        try:
+            create(engine)
+        finally:
+            engine.dispose()
+        yield url
+
+
+@contextmanager
+def dashboard_for(
+    url: str,
+    tmp_path: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    name: str = "h",
+    csrf: bool = True,
+    **settings: Any,
+) -> Iterator[Flask]:
+    """The dashboard serving only ``url``, as database ``name``; its engines disposed after.
+
+    ``csrf=False`` lets a test post forms it built itself without a token."""
+    for variable in ENV_TO_CLEAR:
+        monkeypatch.delenv(variable, raising=False)
+    application = create_app(
+        {"DATABASES": {name: {"url": url}}, "DEMO_PATH": str(tmp_path / "demo.sqlite"), **settings}
+    )
+    application.config["TESTING"] = True
+    if not csrf:
+        application.config["WTF_CSRF_ENABLED"] = False
+    try:
+        yield application
+    finally:
+        for database in application.extensions["rowboat.databases"].values():
+            database.engine.dispose()
 
 
 def engine_of(url: str) -> str:
@@ -384,6 +431,67 @@ def read() -> Callable[[Any], Page]:
         return Page(html)
 
     return parse
+
+
+# --- what a browser submits ---------------------------------------------------------------------
+
+_LINE_INPUTS = {"text", "search", "tel", "url", "email", "password"}
+_FLOAT = re.compile(r"^-?(\d+(\.\d+)?|\.\d+)([eE][+-]?\d+)?$")
+_DATE = re.compile(r"^\d{4,}-\d{2}-\d{2}$")
+
+
+def _tokenized(text: str) -> str:
+    """An HTML parser's input preprocessing: every CR and CRLF becomes LF."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _input_value(node: Any) -> str:
+    kind = node.attrs.get("type", "text").lower()
+    value = _tokenized(node.attrs.get("value", ""))
+    if kind in _LINE_INPUTS:
+        return value.replace("\n", "")  # the value sanitization of one-line inputs
+    if kind == "number" and not _FLOAT.match(value):
+        return ""
+    if kind == "date" and not _DATE.match(value):
+        return ""
+    return value
+
+
+def browser_submission(
+    page: Page, form_class: str = "row-form", files: bool = True
+) -> MultiDict[str, Any]:
+    """The form data Chromium posts for the form as rendered, untouched.
+
+    An empty file input is posted as an empty file part, as browsers do; ``files=False``
+    leaves such inputs out, so the data can be posted more than once."""
+    form = page.one("form", form_class)
+    data: MultiDict[str, Any] = MultiDict()
+    for node in form.iter():
+        name = node.attrs.get("name")
+        if not name or "disabled" in node.attrs:
+            continue
+        if node.tag == "input":
+            kind = node.attrs.get("type", "text").lower()
+            if kind in ("checkbox", "radio"):
+                if "checked" in node.attrs:
+                    data.add(name, node.attrs.get("value", "on"))
+            elif kind == "file":
+                if files:
+                    data.add(name, (io.BytesIO(b""), ""))
+            elif kind not in ("submit", "button", "reset", "image"):
+                data.add(name, _input_value(node))
+        elif node.tag == "textarea":
+            text = _tokenized("".join(c for c in node.children if isinstance(c, str)))
+            text = text[1:] if text.startswith("\n") else text
+            data.add(name, text.replace("\n", "\r\n"))
+        elif node.tag == "select":
+            options = node.find_all("option")
+            chosen = [o for o in options if "selected" in o.attrs]
+            if not chosen and "multiple" not in node.attrs and options:
+                chosen = options[:1]
+            for option in chosen:
+                data.add(name, option.attrs.get("value", option.text()))
+    return data
 
 
 # --- headless Chromium -------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from conftest import ENGINES, ENV_TO_CLEAR, Node, Page, engine_of, fresh_database
+from conftest import ENGINES, ENV_TO_CLEAR, Page, browser_submission, engine_of, fresh_database
 from flask import Flask
 from sqlalchemy import (
     JSON,
@@ -381,37 +381,7 @@ def snapshot(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
 
 def form_data(page: Page, form_class: str = "row-form") -> MultiDict[str, Any]:
     """What a browser would submit for the form: inputs, ticked boxes, chosen options."""
-    form = page.one("form", form_class)
-    data: MultiDict[str, Any] = MultiDict()
-    for node in form.iter():
-        name = node.attrs.get("name")
-        if not name:
-            continue
-        if node.tag == "input":
-            kind = node.attrs.get("type", "text")
-            if kind in ("checkbox", "radio"):
-                if "checked" in node.attrs:
-                    data.add(name, node.attrs.get("value", "on"))
-            elif kind == "file":
-                continue
-            elif kind != "submit":
-                data.add(name, node.attrs.get("value", ""))
-        elif node.tag == "textarea":
-            data.add(name, _raw_text(node))
-        elif node.tag == "select":
-            options = node.find_all("option")
-            chosen = [o for o in options if "selected" in o.attrs]
-            if not chosen and "multiple" not in node.attrs and options:
-                chosen = options[:1]
-            for option in chosen:
-                data.add(name, option.attrs.get("value", option.text()))
-    return data
-
-
-def _raw_text(node: Node) -> str:
-    parts = [c for c in node.children if isinstance(c, str)]
-    text = "".join(parts)
-    return text[1:] if text.startswith("\n") else text
+    return browser_submission(page, form_class, files=False)
 
 
 def with_values(data: MultiDict[str, Any], **values: Any) -> MultiDict[str, Any]:

@@ -13,22 +13,25 @@ MariaDB), so a value changed into an equal-looking one (2.5 into '2.5') is caugh
 
 from __future__ import annotations
 
-import io
 import re
 import warnings
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from conftest import ENGINES, ENV_TO_CLEAR, Page, engine_of, fresh_database
+from conftest import (
+    ENGINES,
+    Page,
+    browser_submission,
+    dashboard_for,
+    database_with,
+    engine_of,
+)
 from flask import Flask
 from hostile_corpus import create_hostile_corpus
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Engine, create_engine, inspect
-from werkzeug.datastructures import MultiDict
-
-from app import create_app
+from sqlalchemy import Engine, inspect
 
 HOSTILE_DATABASE = "rowboat_hostile_test"
 WRITES = re.compile(r"^\s*(INSERT|UPDATE|DELETE|REPLACE|MERGE)\b", re.IGNORECASE)
@@ -38,12 +41,10 @@ WRITES = re.compile(r"^\s*(INSERT|UPDATE|DELETE|REPLACE|MERGE)\b", re.IGNORECASE
 def hostile_url(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
-    with fresh_database(request.param, HOSTILE_DATABASE, tmp_path_factory) as url:
-        engine = create_engine(url)
-        try:
-            create_hostile_corpus(engine, engine_of(url))
-        finally:
-            engine.dispose()
+    def create(engine: Engine) -> None:
+        create_hostile_corpus(engine, request.param)
+
+    with database_with(request.param, HOSTILE_DATABASE, tmp_path_factory, create) as url:
         yield url
 
 
@@ -51,16 +52,8 @@ def hostile_url(
 def hostile_app(
     hostile_url: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Flask]:
-    for name in ENV_TO_CLEAR:
-        monkeypatch.delenv(name, raising=False)
-    application = create_app(
-        {"DATABASES": {"h": {"url": hostile_url}}, "DEMO_PATH": str(tmp_path / "demo.sqlite")}
-    )
-    application.config["TESTING"] = True
-    application.config["WTF_CSRF_ENABLED"] = False
-    yield application
-    for database in application.extensions["rowboat.databases"].values():
-        database.engine.dispose()
+    with dashboard_for(hostile_url, tmp_path, monkeypatch, csrf=False) as application:
+        yield application
 
 
 # --- the database's bytes -------------------------------------------------------------------------
@@ -88,61 +81,6 @@ def database_bytes(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
             ).all()
             result[table] = sorted(tuple(map(repr, r)) for r in rows)
     return result
-
-
-# --- what a browser submits ---------------------------------------------------------------------
-
-_LINE_INPUTS = {"text", "search", "tel", "url", "email", "password"}
-_FLOAT = re.compile(r"^-?(\d+(\.\d+)?|\.\d+)([eE][+-]?\d+)?$")
-_DATE = re.compile(r"^\d{4,}-\d{2}-\d{2}$")
-
-
-def _tokenized(text: str) -> str:
-    """An HTML parser's input preprocessing: every CR and CRLF becomes LF."""
-    return text.replace("\r\n", "\n").replace("\r", "\n")
-
-
-def _input_value(node: Any) -> str:
-    kind = node.attrs.get("type", "text").lower()
-    value = _tokenized(node.attrs.get("value", ""))
-    if kind in _LINE_INPUTS:
-        return value.replace("\n", "")  # the value sanitization of one-line inputs
-    if kind == "number" and not _FLOAT.match(value):
-        return ""
-    if kind == "date" and not _DATE.match(value):
-        return ""
-    return value
-
-
-def browser_submission(page: Page, form_class: str = "row-form") -> MultiDict[str, Any]:
-    """The form data Chromium posts for the form as rendered, untouched."""
-    form = page.one("form", form_class)
-    data: MultiDict[str, Any] = MultiDict()
-    for node in form.iter():
-        name = node.attrs.get("name")
-        if not name or "disabled" in node.attrs:
-            continue
-        if node.tag == "input":
-            kind = node.attrs.get("type", "text").lower()
-            if kind in ("checkbox", "radio"):
-                if "checked" in node.attrs:
-                    data.add(name, node.attrs.get("value", "on"))
-            elif kind == "file":
-                data.add(name, (io.BytesIO(b""), ""))
-            elif kind not in ("submit", "button", "reset", "image"):
-                data.add(name, _input_value(node))
-        elif node.tag == "textarea":
-            text = _tokenized("".join(c for c in node.children if isinstance(c, str)))
-            text = text[1:] if text.startswith("\n") else text
-            data.add(name, text.replace("\n", "\r\n"))
-        elif node.tag == "select":
-            options = node.find_all("option")
-            chosen = [o for o in options if "selected" in o.attrs]
-            if not chosen and "multiple" not in node.attrs and options:
-                chosen = options[:1]
-            for option in chosen:
-                data.add(name, option.attrs.get("value", option.text()))
-    return data
 
 
 # --- the walk ---------------------------------------------------------------------------------

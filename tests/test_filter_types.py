@@ -14,12 +14,10 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-from conftest import ENGINES, ENV_TO_CLEAR, Page, engine_of, fresh_database
+from conftest import ENGINES, Page, dashboard_for, engine_of, fresh_database
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
-
-from app import create_app
 
 Read = Callable[[Any], Page]
 
@@ -79,15 +77,8 @@ def types_url(
 
 @pytest.fixture
 def types_app(types_url: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Flask]:
-    for name in ENV_TO_CLEAR:
-        monkeypatch.delenv(name, raising=False)
-    application = create_app(
-        {"DATABASES": {"t": {"url": types_url}}, "DEMO_PATH": str(tmp_path / "demo.sqlite")}
-    )
-    application.config["TESTING"] = True
-    yield application
-    for database in application.extensions["rowboat.databases"].values():
-        database.engine.dispose()
+    with dashboard_for(types_url, tmp_path, monkeypatch, name="t") as application:
+        yield application
 
 
 @pytest.fixture

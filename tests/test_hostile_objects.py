@@ -14,13 +14,13 @@ from typing import Any
 
 import hostile_schema as hostile
 import pytest
-from conftest import ENGINES, Page, engine_of, fresh_database
+from conftest import ENGINES, Page, dashboard_for, database_with, engine_of
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 from test_edit_support import form_data, with_values
 
-from app import create_app, keys
+from app import keys
 from app.catalog import discovery
 from app.engines import databases_of
 
@@ -31,32 +31,16 @@ Read = Callable[[Any], Page]
 def hostile_url(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
-    with fresh_database(request.param, "rowboat_disc_test", tmp_path_factory) as url:
-        engine = create_engine(url)
-        try:
-            hostile.create_hostile_schema(engine)
-        finally:
-            engine.dispose()
+    with database_with(
+        request.param, "rowboat_disc_test", tmp_path_factory, hostile.create_hostile_schema
+    ) as url:
         yield url
-
-
-def _make_app(url: str, tmp_path: Any, **settings: Any) -> Flask:
-    application = create_app(
-        {"DATABASES": {"h": {"url": url}}, "DEMO_PATH": str(tmp_path / "demo.sqlite"), **settings}
-    )
-    application.config["TESTING"] = True
-    application.config["WTF_CSRF_ENABLED"] = False
-    return application
 
 
 @pytest.fixture
 def happ(hostile_url: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Flask]:
-    for name in ("DATABASE_URL", "ROWBOAT_DATABASES", "ROWBOAT_MODELS"):
-        monkeypatch.delenv(name, raising=False)
-    application = _make_app(hostile_url, tmp_path)
-    yield application
-    for database in databases_of(application).values():
-        database.engine.dispose()
+    with dashboard_for(hostile_url, tmp_path, monkeypatch, csrf=False) as application:
+        yield application
 
 
 @pytest.fixture
@@ -185,9 +169,10 @@ def test_a_failed_discovery_is_remembered_and_retried_later(
         return real(config, engine)
 
     monkeypatch.setattr(discovery, "discover", failing)
-    application = _make_app(hostile_url, tmp_path, DISCOVERY_RETRY=0.5)
-    client = application.test_client()
-    try:
+    with dashboard_for(
+        hostile_url, tmp_path, monkeypatch, csrf=False, DISCOVERY_RETRY=0.5
+    ) as application:
+        client = application.test_client()
         for path in ("/h/plain", "/h/plain/1", "/h/-/query?table=plain", "/h/plain/-/new"):
             response = _get(client, path, status=503)
             assert "reflection fell over (simulated)" in read(response).one("main").text()
@@ -207,9 +192,6 @@ def test_a_failed_discovery_is_remembered_and_retried_later(
         assert len(attempts) == 3
         _get(client, "/h/odd")
         assert len(attempts) == 3
-    finally:
-        for database in databases_of(application).values():
-            database.engine.dispose()
 
 
 # --- 4. names of any shape ---------------------------------------------------------------------

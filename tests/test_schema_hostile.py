@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from conftest import ENGINES, ENV_TO_CLEAR, Page, engine_of, fresh_database
+from conftest import ENGINES, Page, dashboard_for, engine_of, fresh_database
 from flask import Flask
 from sqlalchemy import (
     JSON,
@@ -32,7 +32,6 @@ from sqlalchemy import (
 )
 from test_schema_http import columns_of
 
-from app import create_app
 from app.schema.structure import take_snapshot
 
 Read = Callable[[Any], Page]
@@ -123,15 +122,8 @@ def hostile_url(
 def hostile_app(
     hostile_url: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Flask]:
-    for name in ENV_TO_CLEAR:
-        monkeypatch.delenv(name, raising=False)
-    application = create_app(
-        {"DATABASES": {"h": {"url": hostile_url}}, "DEMO_PATH": str(tmp_path / "demo.sqlite")}
-    )
-    application.config["TESTING"] = True
-    yield application
-    for database in application.extensions["rowboat.databases"].values():
-        database.engine.dispose()
+    with dashboard_for(hostile_url, tmp_path, monkeypatch) as application:
+        yield application
 
 
 # What each engine's catalog calls the columns SQLAlchemy cannot name.
