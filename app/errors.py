@@ -148,14 +148,31 @@ _TEXTS = (
     ("starting", ("not yet accepting connections", "the database system is in recovery mode")),
     ("full", ("too many clients", "too many connections", "remaining connection slots")),
     ("login", ("password authentication failed", "no pg_hba.conf entry", "access denied for")),
+    ("login", ('fatal:  role "', 'fatal:  database "')),  # unknown role or database, connecting
     ("busy", ("database is locked", "database table is locked", "database schema is locked")),
     ("lost", ("terminating connection", "server closed the connection", "connection already")),
     ("lost", ("ssl syscall error", "could not receive data", "could not send data")),
     ("lost", ("no connection to the server", "lost connection", "server has gone away")),
+    ("lost", ("connection reset by peer", "broken pipe")),
     ("unreachable", ("connection refused", "could not connect", "can't connect")),
     ("unreachable", ("timeout expired", "could not translate host", "no route to host")),
     ("unreachable", ("network is unreachable", "unable to open database file")),
 )
+
+
+_CAUSES = {
+    "lost": "the connection to the database was lost",
+    "unreachable": "the database cannot be reached",
+    "starting": "the database is starting up or shutting down",
+    "login": "the database refused the dashboard's login",
+    "full": "the database has no free connections",
+    "busy": "the database is busy: another program holds a lock on it",
+}
+
+
+def fault_cause(kind: str) -> str:
+    """A fault kind (``fault_kind``) as the cause in a sentence."""
+    return _CAUSES.get(kind, "the database failed")
 
 
 def fault_kind(exc: BaseException) -> str | None:
