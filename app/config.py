@@ -93,6 +93,28 @@ SETTINGS: tuple[Setting, ...] = (
         str,
         "Where the built-in demo database is built when no database is configured.",
     ),
+    Setting(
+        "CONNECT_TIMEOUT",
+        5.0,
+        float,
+        "Seconds to open a connection to a database server (network and login), and how long "
+        "past a statement's time limit the dashboard waits for a server that does not answer "
+        "before it drops the connection and answers 503.",
+    ),
+    Setting(
+        "DISCOVERY_WAIT",
+        10.0,
+        float,
+        "Seconds a request waits while another request reads a database's tables; then it "
+        "answers 503 with Retry-After instead of piling up behind it.",
+    ),
+    Setting(
+        "HEALTH_TIMEOUT",
+        2.0,
+        float,
+        "Seconds /healthz waits for each database (all are checked at once); its answer is "
+        "reused for one second.",
+    ),
 )
 
 SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}

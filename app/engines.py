@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from flask import Flask, g
@@ -21,7 +23,7 @@ from sqlalchemy.orm import Session
 from . import heap, pgvalues, timeouts
 from .config import DatabaseConfig
 from .counting import EstimateMemo
-from .errors import DiscoveryFailed
+from .errors import DiscoveryBusy, DiscoveryFailed, scrub, unavailable
 
 log = logging.getLogger(__name__)
 
@@ -30,20 +32,25 @@ def build_engine(db: DatabaseConfig, settings: dict[str, Any]) -> Engine:
     """Create the one engine for ``db``: pre-ping, pool limits, time limit, SQLite foreign keys."""
     url = make_url(db.url)
     options: dict[str, Any] = {}
-    if url.get_backend_name() == "sqlite":
+    if url.get_backend_name() != "sqlite":
         # SQLite files use a queue pool of their own; sizes apply to server databases only.
-        options["connect_args"] = {"check_same_thread": False}
-    else:
         options.update(
             pool_size=settings["POOL_SIZE"],
             max_overflow=settings["MAX_OVERFLOW"],
             pool_timeout=settings["POOL_TIMEOUT"],
             pool_recycle=settings["POOL_RECYCLE"],
         )
+    connect_args = timeouts.connect_args(
+        url.get_backend_name(), url.get_driver_name(), url.query, settings
+    )
     if url.get_backend_name() == "mysql":
-        options.setdefault("connect_args", {})["charset"] = "utf8mb4"
+        connect_args["charset"] = "utf8mb4"
         url = url.update_query_dict({"charset": "utf8mb4"}) if "charset" not in url.query else url
+    if url.get_backend_name() == "sqlite":
+        connect_args["check_same_thread"] = False
+    # A database's own options come last; its connect_args add to these, key by key.
     options.update(db.options)
+    options["connect_args"] = {**connect_args, **dict(db.options.get("connect_args", {}))}
     engine = create_engine(url, **options)
     if not options.get("pool_pre_ping"):  # a database's options may ask for a ping every time
         _ping_idle_connections(engine)
@@ -54,6 +61,9 @@ def build_engine(db: DatabaseConfig, settings: dict[str, Any]) -> Engine:
             engine, "connect", lambda dbapi_connection, _record: pgvalues.register(dbapi_connection)
         )
     timeouts.install(engine, settings["STATEMENT_TIMEOUT"])
+    timeouts.install_deadlines(
+        engine, settings["STATEMENT_TIMEOUT"], float(settings.get("CONNECT_TIMEOUT", 5.0))
+    )
     return engine
 
 
@@ -120,11 +130,23 @@ class Database:
         every request until DISCOVERY_RETRY seconds have passed or the schema is refreshed.
         """
         if self._catalog is None:
-            with self._lock:
+            with self._locked():
                 if self._catalog is None:
                     self._catalog = self._discover()
                     heap.settle()
         return self._catalog
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        """Hold the discovery lock, waiting at most DISCOVERY_WAIT seconds for another request's
+        discovery (which its connect and statement deadlines bound) before a 503."""
+        wait = float(self.settings.get("DISCOVERY_WAIT", 10.0))
+        if not self._lock.acquire(timeout=wait if wait > 0 else -1):
+            raise DiscoveryBusy(self.name, wait)
+        try:
+            yield
+        finally:
+            self._lock.release()
 
     def _discover(self) -> Any:
         from .catalog import discovery
@@ -139,14 +161,24 @@ class Database:
             catalog = discovery.discover(self.config, self.engine)
         except Exception as exc:  # noqa: BLE001 - whatever broke, the pages say why
             log.exception("discovering database %r failed", self.name)
+            fault = unavailable(exc, self.name)
+            if fault is not None:
+                # The server is down, restarting or busy, not the schema broken: the page says
+                # so (the driver's text, naming host and user, stays in the log), and the next
+                # request after Retry-After tries again.
+                remember = min(retry, fault.retry_after)
+                self._failure = (time.monotonic() - retry + remember, fault.message)
+                raise DiscoveryFailed(self.name, fault.message, remember) from exc
             reason = str(getattr(exc, "orig", None) or exc).strip() or type(exc).__name__
+            url = self.engine.url
+            reason = scrub(reason, url.password, url.username, url.host)
             self._failure = (time.monotonic(), reason)
             raise DiscoveryFailed(self.name, reason, retry) from exc
         self._failure = None
         return catalog
 
     def refresh(self) -> None:
-        with self._lock:
+        with self._locked():
             self._catalog = None
             self._failure = None
             self.estimates.clear()

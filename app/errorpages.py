@@ -1,20 +1,23 @@
 """One place that turns exceptions into answers: an HTML page, or JSON for JSON clients.
 
-Services raise ``RowboatError`` subclasses that carry their status. Two database failures are
-translated here because any page can meet them: a statement cancelled by the time limit, and a
-database that cannot be reached. Anything else is a bug: logged, and answered with a plain 500.
+Services raise ``RowboatError`` subclasses that carry their status. Database failures any page
+can meet are translated here: a statement cancelled by the time limit (504), and a database that
+is down, restarting, busy, hung or out of connections (503 with Retry-After, naming the database
+by its Rowboat name only: the driver's text, with host, port and user, goes to the log). Anything
+else is a bug: logged, and answered with a plain 500.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, jsonify, render_template, request
-from sqlalchemy.exc import DataError, DBAPIError, OperationalError
+from flask import Flask, current_app, jsonify, render_template, request
+from sqlalchemy.exc import DataError, DBAPIError, OperationalError, PendingRollbackError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from . import timeouts
-from .errors import DatabaseUnavailable, RowboatError
+from .errors import DatabaseBusy, DatabaseUnavailable, RowboatError, fault_kind, unavailable
 
 
 def _wants_json() -> bool:
@@ -22,16 +25,66 @@ def _wants_json() -> bool:
     return request.path.endswith(".json") or best == "application/json"
 
 
-def render_error(status: int, title: str, message: str) -> Any:
+def render_error(status: int, title: str, message: str, retry_after: int | None = None) -> Any:
+    headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
     if _wants_json():
-        return jsonify({"ok": False, "status": status, "error": title, "message": message}), status
-    return render_template("error.html", status=status, title=title, message=message), status
+        payload = {"ok": False, "status": status, "error": title, "message": message}
+        return jsonify(payload), status, headers
+    page = render_template("error.html", status=status, title=title, message=message)
+    return page, status, headers
+
+
+def database_name() -> str | None:
+    """The Rowboat name of the database this request is about (from its URL), if any."""
+    name = (request.view_args or {}).get("db")
+    return name if isinstance(name, str) and name in current_app.config["DATABASES"] else None
+
+
+def fault_answer(exc: BaseException) -> DatabaseUnavailable | None:
+    """The 503 for a database fault (down, restarting, busy, hung), with the driver's words
+    logged, never shown: they name the server's host, port and user."""
+    fault = unavailable(exc, database_name())
+    if fault is None:
+        return None
+    overran = timeouts.watchdog.overran()
+    if overran is not None and fault_kind(exc) == "lost":
+        fault = DatabaseUnavailable(
+            f"Database {database_name() or '(this one)'!r} did not answer within {overran:g} s; "
+            "its connection was dropped. Try again in a moment.",
+            5,
+        )
+    current_app.logger.warning(
+        "database %s unavailable: %s", database_name(), getattr(exc, "orig", None) or exc
+    )
+    return fault
 
 
 def init_app(app: Flask) -> None:
     @app.errorhandler(RowboatError)
     def _rowboat_error(exc: RowboatError) -> Any:
-        return render_error(exc.status, exc.title, exc.message)
+        return render_error(exc.status, exc.title, exc.message, getattr(exc, "retry_after", None))
+
+    @app.errorhandler(PoolTimeout)
+    def _pool_exhausted(exc: PoolTimeout) -> Any:
+        name = database_name()
+        app.logger.warning("database %s: no free connection: %s", name, exc)
+        error = DatabaseBusy(
+            f"Every connection to database {name or '(this one)'!r} is in use, and none came "
+            f"free within {app.config['POOL_TIMEOUT']:g} s. Try again in a moment.",
+            2,
+        )
+        return render_error(error.status, error.title, error.message, error.retry_after)
+
+    @app.errorhandler(PendingRollbackError)
+    def _broken_transaction(exc: PendingRollbackError) -> Any:
+        # A connection lost earlier in this request left its transaction unusable.
+        app.logger.warning("database %s: %s", database_name(), exc)
+        error = DatabaseUnavailable(
+            f"The connection to database {database_name() or '(this one)'!r} was lost during "
+            "this request. Try again in a moment.",
+            5,
+        )
+        return render_error(error.status, error.title, error.message, error.retry_after)
 
     @app.errorhandler(RequestEntityTooLarge)
     def _too_large(exc: RequestEntityTooLarge) -> Any:
@@ -53,6 +106,9 @@ def init_app(app: Flask) -> None:
         if timeouts.is_timeout(exc):
             error: RowboatError = timeouts.timeout_error(app.config["STATEMENT_TIMEOUT"])
             return render_error(error.status, error.title, error.message)
+        fault = fault_answer(exc)
+        if fault is not None:
+            return render_error(fault.status, fault.title, fault.message, fault.retry_after)
         stale = _stale_schema(exc)
         if stale is not None:
             status, message = stale
@@ -60,9 +116,6 @@ def init_app(app: Flask) -> None:
         if isinstance(exc, DataError):
             # A value the database would not take for its column (out of range, bad text).
             return render_error(400, "Value refused", f"The database refused a value: {exc.orig}")
-        if disconnected(exc):
-            error = DatabaseUnavailable(f"The database could not be reached: {exc.orig}")
-            return render_error(error.status, error.title, error.message)
         app.logger.exception("database error")
         return render_error(
             500,
@@ -124,20 +177,7 @@ def object_problem(exc: DBAPIError) -> str | None:
 
 
 def disconnected(exc: DBAPIError) -> bool:
-    """Whether ``exc`` says the database could not be reached (not that it refused a read)."""
+    """Whether ``exc`` is the database's passing fault (unreachable, lost, restarting, busy),
+    not its refusal of this read."""
     invalidated = isinstance(exc, OperationalError) and exc.connection_invalidated
-    return invalidated or _unreachable(exc)
-
-
-def _unreachable(exc: DBAPIError) -> bool:
-    text = str(exc.orig).lower()
-    return any(
-        s in text
-        for s in (
-            "could not connect",
-            "can't connect",
-            "connection refused",
-            "server closed the connection",
-            "lost connection",
-        )
-    )
+    return invalidated or fault_kind(exc) is not None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
@@ -10,7 +11,9 @@ from .catalog.model import Catalog, Entity
 from .counting import Count, entity_count, table_estimates
 from .engines import Database, session_for
 from .errorpages import disconnected
-from .errors import DiscoveryFailed
+from .errors import DiscoveryFailed, scrub, unavailable
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -39,7 +42,7 @@ def database_overview(db: Database) -> Overview:
     except DiscoveryFailed as exc:
         return Overview(db=db, catalog=None, error=f"{exc.reason} {exc.retry_note}")
     except SQLAlchemyError as exc:
-        return Overview(db=db, catalog=None, error=str(getattr(exc, "orig", exc)))
+        return Overview(db=db, catalog=None, error=_reason(db, exc))
     overview = Overview(db=db, catalog=catalog)
     cap = db.settings["COUNT_CAP"]
     for name, entity in catalog.entities.items():
@@ -47,8 +50,18 @@ def database_overview(db: Database) -> Overview:
             overview.counts[name] = entity_count(session, entity, estimates.get(name), cap)
         except DBAPIError as exc:
             if disconnected(exc):  # the database, not this object: the database's error
-                return Overview(db=db, catalog=None, error=str(exc.orig))
+                return Overview(db=db, catalog=None, error=_reason(db, exc))
             session.rollback()  # PostgreSQL refuses every later statement of a failed one
             overview.counts[name] = Count(None, exact=False)
             overview.broken[name] = str(exc.orig).strip()
     return overview
+
+
+def _reason(db: Database, exc: SQLAlchemyError) -> str:
+    """Why the database cannot be shown, without the host, port and user the driver names."""
+    fault = unavailable(exc, db.name)
+    if fault is not None:
+        log.warning("database %r unavailable: %s", db.name, getattr(exc, "orig", None) or exc)
+        return fault.message
+    url = db.engine.url
+    return scrub(str(getattr(exc, "orig", None) or exc), url.password, url.username, url.host)

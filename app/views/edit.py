@@ -23,13 +23,14 @@ from flask import (
     request,
 )
 from sqlalchemy import and_, select
+from sqlalchemy.exc import DBAPIError
 from werkzeug.datastructures import CombinedMultiDict
 
 from .. import keys, rowpage, urls, writes
 from ..batches import key_in
 from ..catalog.model import Entity
 from ..engines import Database, session_for
-from ..errors import BadRequest, NotFound
+from ..errors import BadRequest, NotFound, fault_kind
 from ..forms import form_spec, html_name
 from ..forms.builder import FormSpec
 from ..labels import refs_where
@@ -134,15 +135,17 @@ def _render_form(
     labels: writes.KnownLabels | None = None,
     parent: Any = None,
 ) -> Any:
-    writes.fill_choices(
-        session_for(database),
-        database.catalog,
-        spec,
-        form,
-        database.estimates,
-        labels or {},
-        parent,
-    )
+    interrupted = isinstance(failure, writes.WriteInterrupted)
+    if not interrupted:  # a database that just failed is not asked for choices again
+        writes.fill_choices(
+            session_for(database),
+            database.catalog,
+            spec,
+            form,
+            database.estimates,
+            labels or {},
+            parent,
+        )
     return (
         render_template(
             "edit/form.html",
@@ -157,6 +160,7 @@ def _render_form(
             shown=shown or {},
         ),
         status,
+        {"Retry-After": str(getattr(failure, "retry_after", 5))} if interrupted else {},
     )
 
 
@@ -215,8 +219,14 @@ def edit(db: str, table: str, key: str) -> Any:
         )
     try:
         loaded = writes.load(session, entity, key)
-    except NotFound:
-        loaded = None  # deleted meanwhile: the save below reports it, with the user's values
+    except (NotFound, DBAPIError) as exc:
+        # Deleted meanwhile, or the database is down or busy: the save below reports it, with
+        # the user's values.
+        if isinstance(exc, DBAPIError):
+            if fault_kind(exc) is None:
+                raise
+            session.rollback()
+        loaded = None
     # Non-editable columns and binary sizes are shown from the row as it is now.
     shown = loaded.values if loaded is not None else {}
     # The current values tell which fields the user left as they were shown: those are not
@@ -273,7 +283,9 @@ def edit(db: str, table: str, key: str) -> Any:
             fingerprint=expected,
             failure=failure,
             shown=shown,
-            parent=_parent(session, entity, key, spec),
+            parent=None
+            if isinstance(failure, writes.WriteInterrupted)
+            else _parent(session, entity, key, spec),
         )
     flash("Saved.", "edit")
     return redirect(urls.row(db, entity, new_key))

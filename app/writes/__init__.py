@@ -6,6 +6,8 @@ from .errors import Conflict, Problem, WriteFailed
 from .preview import Preview, delete_preview
 from .rows import (
     LoadedRow,
+    OutcomeUnknown,
+    WriteInterrupted,
     bulk_delete,
     check_writable,
     create,
@@ -21,6 +23,8 @@ __all__ = [
     "known_labels",
     "Conflict",
     "LoadedRow",
+    "OutcomeUnknown",
+    "WriteInterrupted",
     "Preview",
     "Problem",
     "WriteFailed",

@@ -35,7 +35,7 @@ from sqlalchemy.schema import sort_tables
 from .. import keys, timeouts
 from ..batches import chunks, key_in
 from ..catalog.model import Catalog, Entity
-from ..errors import NotFound, ReadOnly
+from ..errors import NotFound, ReadOnly, fault_cause, fault_kind
 from ..forms.builder import core_columns
 from ..forms.fields import RelatedChanges
 from ..labels import Refs, label_joins
@@ -160,21 +160,64 @@ def _get(session: Session, entity: Entity, identity: tuple[Any, ...], lock: bool
 # --- the transaction ----------------------------------------------------------------------------
 
 
+class WriteInterrupted(WriteFailed):
+    """The database failed during the save (lost, down, busy): the transaction was rolled
+    back and nothing was written; the form comes back with the user's values."""
+
+    status = 503
+    retry_after = 5
+    unknown_outcome = False
+
+
+class OutcomeUnknown(WriteInterrupted):
+    """The connection was lost while the COMMIT was on its way: it may have been recorded."""
+
+    unknown_outcome = True
+
+
+def _interrupted(exc: DBAPIError, committing: bool) -> WriteInterrupted | None:
+    kind = fault_kind(exc)
+    if kind is None:
+        return None
+    cause = fault_cause(kind)
+    if committing and kind in ("lost", "unreachable"):
+        return OutcomeUnknown(
+            f"The connection to the database was lost while the change was being committed "
+            f"({cause}), so Rowboat cannot tell whether the database recorded it. Look at the "
+            "row before saving again. Your values are kept below."
+        )
+    return WriteInterrupted(
+        f"Not saved: {cause}. The transaction was rolled back, so nothing was written. "
+        "Your values are kept below: save again in a moment."
+    )
+
+
 @contextmanager
 def _transaction(ctx: WriteContext) -> Iterator[None]:
     """One write transaction: commit at the end, roll back on anything, translate DB errors."""
     session = ctx.session
     session.rollback()  # end whatever read-only transaction this request had begun
+    committing = False
     try:
         if ctx.catalog.dialect == "sqlite":
             # Take SQLite's write lock now, so the row read for the fingerprint check cannot
             # change before the write (SQLite has no SELECT ... FOR UPDATE).
             session.connection().exec_driver_sql("BEGIN IMMEDIATE")
         yield
+        session.flush()
+        committing = True  # from here a lost connection leaves the outcome unknown
         session.commit()
     except DBAPIError as exc:
-        session.rollback()
-        if timeouts.is_timeout(exc) or exc.connection_invalidated:
+        try:
+            session.rollback()
+        except DBAPIError:
+            pass  # the connection is gone: the server rolls the transaction back itself
+        if timeouts.is_timeout(exc):
+            raise
+        interrupted = _interrupted(exc, committing)
+        if interrupted is not None:
+            raise interrupted from exc
+        if exc.connection_invalidated:
             raise
         raise translate(exc, ctx) from None
     except StaleDataError:
