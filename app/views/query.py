@@ -14,7 +14,15 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from sqlalchemy.exc import DBAPIError
 
 from .. import keys, listing
@@ -25,7 +33,7 @@ from ..formatting import cell
 from ..querybuilder import spec as specs
 from ..querybuilder.compile import compile_plan, render_sql
 from ..querybuilder.describe import describe
-from ..querybuilder.export import json_value, open_export
+from ..querybuilder.export import Limits, json_value, open_export
 from ..querybuilder.operators import HAVING_KEYS, QUERY_OPERATORS, operators_for
 from ..querybuilder.run import Result, explain, run_select
 from ..querybuilder.spec import AGGREGATES, QueryError, QuerySpec
@@ -287,15 +295,12 @@ def explain_page(db: str) -> Any:
 
 
 def _stream(database: Database, stmt: Any, headers: list[str], fmt: str, cap: int, name: str):
-    stream = open_export(
-        database.engine,
-        stmt,
-        headers,
-        fmt,
-        cap,
-        setting("EXPORT_TIMEOUT"),
-        current_app.config["STATEMENT_TIMEOUT"],
+    limits = Limits(
+        seconds=setting("EXPORT_TIMEOUT"),
+        idle=setting("EXPORT_IDLE_TIMEOUT"),
+        default=current_app.config["STATEMENT_TIMEOUT"],
     )
+    stream = open_export(database.engine, stmt, headers, fmt, cap, limits)
     filename = "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "export"
     response = Response(stream, mimetype=stream.content_type.split(";")[0])
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}.{fmt}"'
