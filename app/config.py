@@ -100,6 +100,14 @@ SETTINGS: tuple[Setting, ...] = (
         "Where the built-in demo database is built when no database is configured.",
     ),
     Setting(
+        "SLOW_SLOTS",
+        2,
+        int,
+        "Slow operations (exports, query-builder runs, list pages sorted, filtered or searched "
+        "without an index) that may run at once on one database in one worker process; one "
+        "more is answered at once with 503 and Retry-After. 0: no limit.",
+    ),
+    Setting(
         "EXPORT_IDLE_TIMEOUT",
         10.0,
         float,

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -18,6 +19,7 @@ from sqlalchemy.pool import NullPool
 
 from app import create_app
 from app.querybuilder.export import ExportStopped
+from app.slots import slots_of
 
 # Views the tests hold the database with. ``ld_sleep``: one row after far longer than any limit
 # given below. ``ld_trickle``: 20,000 rows at once, then a scan of two billion rows that finds
@@ -163,6 +165,7 @@ def test_an_export_that_yields_nothing_before_its_deadline_is_a_504(
     assert seconds < 4, seconds
     assert settles(lambda: running(engine_name, views) == []), running(engine_name, views)
     assert pool_of(app).checkedout() == 0
+    assert slots_of(app, "edge").busy == 0
 
 
 def test_an_export_stopped_by_its_deadline_says_so(
@@ -194,6 +197,7 @@ def test_an_export_stopped_by_its_deadline_says_so(
     assert lines[-1].startswith("# export stopped: ") and "2 s time limit" in lines[-1]
     assert settles(lambda: running(engine_name, views) == []), running(engine_name, views)
     assert pool_of(app).checkedout() == 0
+    assert slots_of(app, "edge").busy == 0
 
 
 def test_a_complete_export_says_it_was_not_stopped(
@@ -226,6 +230,7 @@ def test_a_client_that_leaves_mid_export_leaves_nothing_running(
     assert time.monotonic() - started < 5
     assert settles(lambda: running(engine_name, views) == []), running(engine_name, views)
     assert pool_of(app).checkedout() == 0
+    assert slots_of(app, "edge").busy == 0
 
 
 def test_a_client_that_stops_reading_does_not_hold_a_transaction(
@@ -240,3 +245,57 @@ def test_a_client_that_stops_reading_does_not_hold_a_transaction(
     body, _ = drain(response)
     data = json.loads(body)
     assert "did not read for 1 s" in data["stopped"]
+    assert slots_of(app, "edge").busy == 0
+
+
+# --- slow slots --------------------------------------------------------------------------------
+
+
+def test_slow_requests_beyond_the_slots_are_refused_at_once(
+    make_app: Callable[..., Flask], views: Engine
+) -> None:
+    app = make_app(SLOW_SLOTS=1, STATEMENT_TIMEOUT=3.0)
+    slots = slots_of(app, "edge")
+    first: dict[str, Any] = {}
+
+    def slow() -> None:
+        first["status"] = app.test_client().get("/edge/ld_sleep").status_code
+
+    thread = threading.Thread(target=slow)
+    thread.start()
+    try:
+        assert settles(lambda: slots.busy == 1, 3), "the slow page never took its slot"
+        client = app.test_client()
+        for url in (
+            "/edge/ld_sleep",  # a view: no index serves it
+            "/edge/tag?_search=zz",  # a search reads every row
+            "/edge/-/export/tag.csv",  # exports are slow operations
+        ):
+            started = time.monotonic()
+            response = client.get(url)
+            assert time.monotonic() - started < 1, url
+            assert response.status_code == 503, url
+            assert response.headers["Retry-After"] == "3"
+            assert "too many slow requests on edge right now" in response.get_data(as_text=True)
+        refused = client.get("/edge/ld_sleep", headers={"Accept": "application/json"})
+        assert refused.status_code == 503 and refused.get_json()["error"] == "Too busy"
+        assert refused.headers["Retry-After"] == "3"
+        # Fast pages of the same database, other databases and /healthz do not wait.
+        for url in ("/edge/tag", "/other/thing", "/other/thing?_search=one", "/healthz"):
+            started = time.monotonic()
+            assert client.get(url).status_code == 200, url
+            assert time.monotonic() - started < 1, url
+        assert slots.busy == 1
+    finally:
+        thread.join(10)
+    assert first["status"] == 504  # ran to the statement limit, then gave its slot back
+    assert slots.busy == 0
+    assert app.test_client().get("/edge/tag?_search=zz").status_code == 200
+
+
+def test_no_limit_with_zero_slots(make_app: Callable[..., Flask], views: Engine) -> None:
+    app = make_app(SLOW_SLOTS=0)
+    slots = slots_of(app, "edge")
+    held = [slots.try_take() for _ in range(50)]
+    assert all(held)
+    assert app.test_client().get("/edge/tag?_search=zz").status_code == 200
