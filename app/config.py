@@ -86,7 +86,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("QUERY_ROW_LIMIT", 100, int, "Rows a query-builder query shows when it sets no limit."),
     Setting("QUERY_MAX_ROWS", 1000, int, "Most rows the query page shows, whatever the limit."),
     Setting("EXPORT_MAX_ROWS", 10_000_000, int, "Most rows one CSV/JSON export streams."),
-    Setting("EXPORT_TIMEOUT", 300.0, float, "Seconds an export's statement may run."),
+    Setting(
+        "EXPORT_TIMEOUT",
+        300.0,
+        float,
+        "Seconds an export may take from its start to its last row; at that point its "
+        "statement is cancelled on the server and the download ends saying so.",
+    ),
     Setting(
         "DEMO_PATH",
         "instance/demo.sqlite",
@@ -114,6 +120,21 @@ SETTINGS: tuple[Setting, ...] = (
         float,
         "Seconds /healthz waits for each database (all are checked at once); its answer is "
         "reused for one second.",
+    ),
+    Setting(
+        "SLOW_SLOTS",
+        2,
+        int,
+        "Slow operations (exports, query-builder runs, list pages sorted, filtered or searched "
+        "without an index) that may run at once on one database in one worker process; one "
+        "more is answered at once with 503 and Retry-After. 0: no limit.",
+    ),
+    Setting(
+        "EXPORT_IDLE_TIMEOUT",
+        10.0,
+        float,
+        "Seconds an export waits for a client that stopped reading before it cancels its "
+        "statement and closes its transaction (which is never left idle longer).",
     ),
 )
 

@@ -217,3 +217,15 @@ class Unreadable(RowboatError):
 
     status = 409
     title = "Cannot be read"
+
+
+class TooBusy(RowboatError):
+    """Too many slow operations already run on one database in this process (``app.slots``):
+    answered at once with 503 and a Retry-After, rather than queued behind them."""
+
+    status = 503
+    title = "Too busy"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -1,12 +1,28 @@
-"""Stream a statement's rows as CSV or JSON in constant memory, however many there are.
+"""Stream a statement's rows as CSV or JSON in constant memory, under a deadline, cancellable.
 
-Nothing here holds more than one batch of rows. On PostgreSQL, CSV comes straight from the
-server with ``COPY (SELECT …) TO STDOUT`` through psycopg2 (run in a worker thread that hands
-64 KB chunks over a small bounded queue, since ``copy_expert`` pushes rather than yields);
-everywhere else a server-side cursor (``stream_results`` + ``yield_per``) feeds the writer
-batch by batch. Exports run read-only, under their own (longer) time limit, and stop at a
-configurable row cap. The stream is opened, and the statement started, before the response
-is returned, so a failure to start is still an ordinary error page.
+Nothing here holds more than one batch of rows. A producer thread owns the export's connection
+and hands encoded chunks to the response over a small bounded queue: on PostgreSQL, CSV comes
+straight from the server with ``COPY (SELECT …) TO STDOUT`` through psycopg2; everywhere else a
+server-side cursor (``stream_results`` + ``yield_per``) feeds the writer batch by batch.
+
+Every export is bounded three ways:
+
+- an overall deadline (``EXPORT_TIMEOUT``) from its start to its last row, which is also the
+  statement's own limit on the server (the remaining time), so a process that dies cannot
+  leave it running;
+- an idle bound (``EXPORT_IDLE_TIMEOUT``): when the client has not taken a chunk for that
+  long, the export stops, so its transaction is never left waiting on a slow reader (the
+  server enforces it too: PostgreSQL ``idle_in_transaction_session_timeout``, MariaDB
+  ``net_write_timeout``);
+- a row cap (``EXPORT_MAX_ROWS``).
+
+When it stops early (the deadline, the idle bound, the client going away: ``close()``) the
+statement is cancelled on the server (psycopg2's ``cancel()``, MariaDB ``KILL QUERY`` from
+another connection, SQLite ``interrupt()``) and the connection is discarded, not pooled. The
+first chunk is awaited before the response is returned, so a failure or the deadline before
+any row is still an ordinary error page (a 504); after that, a stopped JSON export ends with
+``"stopped": "<why>"``, a stopped CSV export with a ``# export stopped: <why>`` line, and the
+transfer is then broken off so no client takes it for a complete file.
 """
 
 from __future__ import annotations
@@ -18,12 +34,14 @@ import decimal
 import enum
 import io
 import json
+import logging
 import queue
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Select, event
@@ -31,12 +49,18 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
 from .. import looseval, timeouts
+from ..errors import QueryTimeout
 from .run import read_only, timed_out
+
+log = logging.getLogger(__name__)
 
 BATCH_ROWS = 1000
 CHUNK_BYTES = 64 * 1024
 QUEUE_CHUNKS = 8
 COPY_OPTION = "rowboat_copy_to"
+POLL_SECONDS = 0.1  # how often a waiting side looks at the deadline and the stop flag
+JOIN_SECONDS = 5.0  # how long close() waits for the producer to let go of its connection
+SERVER_IDLE_MARGIN = 5.0  # the server's own idle bound: ours, plus this (a backstop)
 
 FORMATS = {"csv": "text/csv; charset=utf-8", "json": "application/json"}
 
@@ -94,25 +118,39 @@ _CSV_AS_IS = frozenset({str, int, float, type(None)})
 
 
 @contextmanager
-def time_limit(connection: Connection, seconds: float, default: float) -> Iterator[None]:
-    """Give this connection ``seconds`` per statement, then put the usual limit back."""
+def time_limit(
+    connection: Connection, seconds: float, default: float, idle: float = 0.0
+) -> Iterator[None]:
+    """Give this connection ``seconds`` per statement (and, with ``idle``, a server-side bound
+    on waiting for the client), then put the usual limits back."""
     name = connection.dialect.name
     if name == "postgresql":
-        # SET LOCAL ends with the transaction; the number comes from config, never a user.
-        connection.exec_driver_sql(f"SET LOCAL statement_timeout = {int(seconds * 1000)}")
+        # SET LOCAL ends with the transaction; the numbers come from config, never a user.
+        connection.exec_driver_sql(f"SET LOCAL statement_timeout = {max(int(seconds * 1000), 1)}")
+        if idle > 0:
+            millis = int((idle + SERVER_IDLE_MARGIN) * 1000)
+            connection.exec_driver_sql(f"SET LOCAL idle_in_transaction_session_timeout = {millis}")
         yield
     elif name in ("mysql", "mariadb"):
         engine = connection.engine
-        for statement in timeouts.session_statements(engine, seconds):
+        for statement in timeouts.session_statements(engine, max(seconds, 0.001)):
             connection.exec_driver_sql(statement)
+        if idle > 0:
+            # The server gives up on a client that does not read for this long.
+            connection.exec_driver_sql(
+                f"SET SESSION net_write_timeout = {max(int(idle + SERVER_IDLE_MARGIN), 1)}"
+            )
         try:
             yield
         finally:
-            try:
-                for statement in timeouts.session_statements(engine, default):
-                    connection.exec_driver_sql(statement)
-            except DBAPIError:
-                connection.invalidate()
+            if not connection.invalidated:
+                try:
+                    for statement in timeouts.session_statements(engine, default):
+                        connection.exec_driver_sql(statement)
+                    if idle > 0:
+                        connection.exec_driver_sql("SET SESSION net_write_timeout = DEFAULT")
+                except DBAPIError:
+                    connection.invalidate()
     else:
         # SQLite: the engine's progress handler cannot be read back, so the export installs
         # its own deadline and the connection is retired afterwards (a new one has the
@@ -129,6 +167,38 @@ def time_limit(connection: Connection, seconds: float, default: float) -> Iterat
             yield
         finally:
             connection.invalidate()
+
+
+def cancel_on_server(engine: Engine, dbapi_connection: Any, thread_id: int | None) -> None:
+    """Cancel what ``dbapi_connection`` runs, from any thread (it may be busy in another)."""
+    name = engine.dialect.name
+    if name == "postgresql":
+        dbapi_connection.cancel()  # psycopg2: a cancel request on a connection of its own
+    elif name in ("mysql", "mariadb"):
+        if thread_id is None:
+            return
+        cargs, cparams = engine.dialect.create_connect_args(engine.url)
+        killer = engine.dialect.loaded_dbapi.connect(*cargs, **{**cparams, "connect_timeout": 5})
+        try:
+            with killer.cursor() as cursor:
+                cursor.execute(f"KILL QUERY {int(thread_id)}")
+        finally:
+            killer.close()
+    else:
+        dbapi_connection.interrupt()  # sqlite3: safe from another thread
+
+
+def _forget_unbuffered_result(connection: Connection) -> None:
+    """PyMySQL: drop a streaming result half-read, rather than read the rest of it.
+
+    Closed normally (or garbage-collected) a PyMySQL unbuffered result reads every row left
+    in it; on a connection about to be discarded after its query was killed, that either reads
+    a stream that was cancelled for being too long or fails on the closed socket.
+    """
+    dbapi_connection = connection.connection.dbapi_connection
+    result = getattr(dbapi_connection, "_result", None)
+    if getattr(result, "unbuffered_active", False):
+        result.unbuffered_active = False  # type: ignore[union-attr]
 
 
 # --- streams ----------------------------------------------------------------------------------
@@ -180,96 +250,53 @@ class _Writer:
             self.first = False
         return "".join(parts).encode("utf-8")
 
-    def tail(self, truncated: bool, cap: int) -> bytes:
+    def tail(self, truncated: bool, cap: int, stopped: str | None = None) -> bytes:
         if self.fmt == "csv":
-            return b""
-        return (f'\n], "truncated": {json.dumps(truncated)}, "row_cap": {cap}}}\n').encode()
+            return f"# export stopped: {stopped}\n".encode() if stopped else b""
+        return (
+            f'\n], "truncated": {json.dumps(truncated)}, "row_cap": {cap}, '
+            f'"stopped": {json.dumps(stopped, ensure_ascii=False)}}}\n'
+        ).encode()
 
 
-class Export:
-    """An open export: iterate it for the bytes; ``close()`` (the server calls it) frees all."""
-
-    content_type = "text/csv"
-    truncated = False
-
-    def __iter__(self) -> Iterator[bytes]:
-        raise NotImplementedError
-
-    def close(self) -> None:
-        raise NotImplementedError
-
-
-class CursorExport(Export):
-    """Rows from a server-side cursor, ``BATCH_ROWS`` at a time (every engine; JSON on all)."""
-
-    def __init__(
-        self,
-        engine: Engine,
-        stmt: Select[Any],
-        headers: Sequence[str],
-        fmt: str,
-        cap: int,
-        seconds: float,
-        default_seconds: float,
-    ) -> None:
-        self.writer = _Writer(fmt, headers)
-        self.content_type = FORMATS[fmt]
-        self.cap = cap
-        self.seconds = seconds
-        self.stack = ExitStack()
-        try:
-            connection = self.stack.enter_context(engine.connect())
-            self.stack.enter_context(time_limit(connection, seconds, default_seconds))
-            self.stack.enter_context(read_only(connection))
-            streaming = connection.execution_options(stream_results=True, yield_per=BATCH_ROWS)
-            self.result = streaming.execute(stmt.limit(cap + 1))
-        except DBAPIError as exc:
-            self.stack.close()
-            raise timed_out(exc, seconds) from exc
-        except BaseException:
-            self.stack.close()
-            raise
-
-    def __iter__(self) -> Iterator[bytes]:
-        yield self.writer.head()
-        sent = 0
-        for batch in self.result.partitions(BATCH_ROWS):
-            if sent + len(batch) > self.cap:
-                batch = batch[: self.cap - sent]
-                self.truncated = True
-            sent += len(batch)
-            if batch:
-                yield self.writer.rows(batch)
-            if self.truncated:
-                break
-        yield self.writer.tail(self.truncated, self.cap)
-        self.close()
-
-    def close(self) -> None:
-        try:
-            self.result.close()
-        finally:
-            self.stack.close()
+class ExportStopped(Exception):
+    """Raised out of a CSV stream that stopped early, so the server breaks the transfer off."""
 
 
 class _Cancelled(Exception):
     pass
 
 
-class _QueueFile:
-    """The file ``copy_expert`` writes to: gathers 64 KB, then hands it over the queue."""
+@dataclass
+class _End:
+    truncated: bool
 
-    def __init__(self, chunks: queue.Queue[Any], cancelled: threading.Event) -> None:
-        self.chunks = chunks
-        self.cancelled = cancelled
+
+@dataclass
+class Limits:
+    seconds: float  # the whole export, start to last row (EXPORT_TIMEOUT)
+    idle: float  # the longest wait for the client to take a chunk (EXPORT_IDLE_TIMEOUT)
+    default: float  # the engine's usual statement limit, put back afterwards
+
+
+class _QueueFile:
+    """The file ``copy_expert`` writes to: gathers 64 KB, then hands it to the export.
+
+    The first rows are handed over at once, so the response starts as soon as there are any.
+    """
+
+    def __init__(self, put: Callable[[Any], None]) -> None:
+        self.put = put
         self.buffer: list[bytes] = []
         self.size = 0
+        self.first = True
 
     def write(self, data: bytes | str) -> int:
         raw = data.encode("utf-8") if isinstance(data, str) else bytes(data)
         self.buffer.append(raw)
         self.size += len(raw)
-        if self.size >= CHUNK_BYTES:
+        if self.size >= CHUNK_BYTES or self.first:
+            self.first = False
             self.flush()
         return len(raw)
 
@@ -277,16 +304,6 @@ class _QueueFile:
         if self.buffer:
             self.put(b"".join(self.buffer))
             self.buffer, self.size = [], 0
-
-    def put(self, item: Any) -> None:
-        while True:
-            if self.cancelled.is_set():
-                raise _Cancelled()
-            try:
-                self.chunks.put(item, timeout=0.1)
-                return
-            except queue.Full:
-                continue
 
 
 def _copy_hook(cursor: Any, statement: str, parameters: Any, context: Any) -> bool | None:
@@ -299,80 +316,246 @@ def _copy_hook(cursor: Any, statement: str, parameters: Any, context: Any) -> bo
     return True
 
 
-_DONE = object()
-
-
-class CopyExport(Export):
-    """PostgreSQL CSV: the server formats the rows (``COPY … TO STDOUT``), we pass them on."""
-
-    content_type = FORMATS["csv"]
+class Export:
+    """An open export: iterate it for the bytes; ``close()`` (the server calls it, also when
+    the client goes away) cancels whatever still runs and frees the connection and the slot."""
 
     def __init__(
         self,
         engine: Engine,
         stmt: Select[Any],
         headers: Sequence[str],
+        fmt: str,
         cap: int,
-        seconds: float,
+        limits: Limits,
+        on_close: Callable[[], None] | None = None,
     ) -> None:
-        if not event.contains(engine, "do_execute", _copy_hook):
-            event.listen(engine, "do_execute", _copy_hook)
-        self.head = _Writer("csv", headers).head()
+        self.engine = engine
+        self.writer = _Writer(fmt, headers)
+        self.fmt = fmt
+        self.content_type = FORMATS[fmt]
+        self.cap = cap
+        self.limits = limits
+        self.on_close = on_close
+        self.copy = fmt == "csv" and engine.dialect.driver == "psycopg2"
+        self.deadline = time.monotonic() + limits.seconds
         self.chunks: queue.Queue[Any] = queue.Queue(maxsize=QUEUE_CHUNKS)
         self.cancelled = threading.Event()
-        self.file = _QueueFile(self.chunks, self.cancelled)
-        self.seconds = seconds
+        self.stopped: str | None = None  # why it stopped early, for the client
+        self.truncated = False
+        self.finished = False  # the consumer has had every row
+        self.closed = False
+        # What cancel_on_server needs while the producer holds the connection; None otherwise.
+        self._lock = threading.Lock()
+        self._target: tuple[Any, int | None] | None = None
+        if self.copy and not event.contains(engine, "do_execute", _copy_hook):
+            event.listen(engine, "do_execute", _copy_hook)
         self.thread = threading.Thread(
-            target=self._produce, args=(engine, stmt.limit(cap)), daemon=True
+            target=self._produce, args=(stmt,), name="rowboat-export", daemon=True
         )
         self.thread.start()
-        # Wait for the first chunk (or the end, or the error) so a failure to start is
-        # reported as an error page rather than as a cut-off download.
-        self.pending = self.chunks.get()
-        if isinstance(self.pending, BaseException):
-            self.close()
-            raise self.pending
-
-    def _produce(self, engine: Engine, stmt: Select[Any]) -> None:
         try:
-            with engine.connect() as connection:
+            # The first chunk (or the end, or the error) comes before the response, so a
+            # failure to start is an error page rather than a cut-off download.
+            self.pending = self._take()
+            if self.pending is None:
+                raise self._timeout()
+            if isinstance(self.pending, BaseException):
+                raise self.pending
+        except BaseException:
+            self.close()
+            raise
+
+    # --- stopping ---------------------------------------------------------------------------
+
+    def _timeout(self) -> QueryTimeout:
+        return QueryTimeout(self._deadline_reason())
+
+    def _deadline_reason(self) -> str:
+        return (
+            f"The export ran longer than its {self.limits.seconds:g} s time limit "
+            "(ROWBOAT_EXPORT_TIMEOUT) and was cancelled. Narrow the filters, sort by an "
+            "indexed column, or export fewer rows."
+        )
+
+    def _stop(self, reason: str | None, cancel: bool = True) -> None:
+        """Stop the export: remember why (the first reason wins), cancel what runs."""
+        if self.cancelled.is_set():
+            return
+        self.stopped = reason
+        self.cancelled.set()
+        if cancel:
+            self._cancel_server()
+
+    def _cancel_server(self) -> None:
+        with self._lock:
+            if self._target is None:
+                return
+            dbapi_connection, thread_id = self._target
+            try:
+                cancel_on_server(self.engine, dbapi_connection, thread_id)
+            except Exception:  # noqa: BLE001 - the connection is discarded anyway
+                log.warning("cancelling an export's statement failed", exc_info=True)
+
+    # --- the producer (its own thread, the only user of the connection) ----------------------
+
+    def _put(self, item: Any) -> None:
+        waiting_since = time.monotonic()
+        while True:
+            if self.cancelled.is_set():
+                raise _Cancelled()
+            now = time.monotonic()
+            if now >= self.deadline:
+                self._stop(self._deadline_reason(), cancel=False)
+                raise _Cancelled()
+            if now - waiting_since >= self.limits.idle > 0:
+                self._stop(
+                    f"The client did not read for {self.limits.idle:g} s "
+                    "(ROWBOAT_EXPORT_IDLE_TIMEOUT); the export was cancelled.",
+                    cancel=False,
+                )
+                raise _Cancelled()
+            try:
+                self.chunks.put(item, timeout=POLL_SECONDS)
+                return
+            except queue.Full:
+                continue
+
+    def _produce(self, stmt: Select[Any]) -> None:
+        try:
+            with self.engine.connect() as connection:
+                dbapi_connection = connection.connection.dbapi_connection
+                thread_id = None
+                if connection.dialect.name in ("mysql", "mariadb"):
+                    thread_id = dbapi_connection.thread_id()  # type: ignore[union-attr]
+                with self._lock:
+                    self._target = (dbapi_connection, thread_id)
                 try:
-                    with time_limit(connection, self.seconds, 0), read_only(connection):
-                        connection.execution_options(**{COPY_OPTION: self.file}).execute(stmt)
-                        self.file.flush()
-                except _Cancelled:
-                    connection.invalidate()  # the server may still be sending: start afresh
-                    return
-            self.file.put(_DONE)
+                    self._run(connection, stmt)
+                finally:
+                    with self._lock:
+                        self._target = None
+                    if self.cancelled.is_set():
+                        connection.invalidate()  # never back into the pool half-way
         except _Cancelled:
             return
         except DBAPIError as exc:
-            self._hand_over(timed_out(exc, self.seconds))
+            if timeouts.is_timeout(exc) and not self.cancelled.is_set():
+                self._hand_over(self._timeout())  # the server's copy of the deadline
+            elif not self.cancelled.is_set():
+                self._hand_over(timed_out(exc, self.limits.seconds))
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which raises it
-            self._hand_over(exc)
+            if not self.cancelled.is_set():
+                self._hand_over(exc)
+
+    def _run(self, connection: Connection, stmt: Select[Any]) -> None:
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
+            self._stop(self._deadline_reason(), cancel=False)
+            raise _Cancelled()
+        limits = self.limits
+        with time_limit(connection, remaining, limits.default, limits.idle), read_only(connection):
+            try:
+                if self.copy:
+                    target = _QueueFile(self._put)
+                    connection.execution_options(**{COPY_OPTION: target}).execute(
+                        stmt.limit(self.cap)
+                    )
+                    target.flush()
+                    self._put(_End(False))
+                else:
+                    self._stream_rows(connection, stmt)
+            except BaseException:
+                # Stopped, failed or cancelled half-way: the statement may still run on the
+                # server, and the connection is in no state to be rolled back and reused.
+                self._cancel_server()
+                _forget_unbuffered_result(connection)
+                connection.invalidate()
+                raise
+
+    def _stream_rows(self, connection: Connection, stmt: Select[Any]) -> None:
+        streaming = connection.execution_options(stream_results=True, yield_per=BATCH_ROWS)
+        result = streaming.execute(stmt.limit(self.cap + 1))
+        sent = 0
+        truncated = False
+        for batch in result.partitions(BATCH_ROWS):
+            if self.cancelled.is_set():
+                raise _Cancelled()
+            if sent + len(batch) > self.cap:
+                batch = batch[: self.cap - sent]
+                truncated = True
+            sent += len(batch)
+            if batch:
+                self._put(self.writer.rows(batch))
+            if truncated:
+                break
+        result.close()
+        self._put(_End(truncated))
 
     def _hand_over(self, exc: BaseException) -> None:
         try:
-            self.file.put(exc)
+            self._put(exc)
         except _Cancelled:
             pass
 
+    # --- the consumer (the response) ---------------------------------------------------------
+
+    def _take(self) -> Any:
+        """The next item from the producer; None once the export has stopped early."""
+        while True:
+            try:
+                return self.chunks.get(timeout=POLL_SECONDS)
+            except queue.Empty:
+                pass
+            if self.cancelled.is_set():
+                return None
+            if time.monotonic() >= self.deadline:
+                self._stop(self._deadline_reason())  # the statement runs too long: cancel it
+                return None
+            if not self.thread.is_alive() and self.chunks.empty():
+                return RuntimeError("the export's producer ended without a word")
+
     def __iter__(self) -> Iterator[bytes]:
-        yield self.head
+        yield self.writer.head()
         item = self.pending
-        while item is not _DONE:
+        line_ended = True  # COPY's chunks may end in the middle of a line
+        while True:
+            if isinstance(item, QueryTimeout):
+                self._stop(item.message)
+                item = None
+            if item is None:
+                reason = self.stopped or "cancelled"
+                yield (b"" if line_ended else b"\n") + self.writer.tail(False, self.cap, reason)
+                if self.fmt == "csv":
+                    raise ExportStopped(reason)
+                return
+            if isinstance(item, _End):
+                self.finished = True
+                self.truncated = item.truncated
+                yield self.writer.tail(item.truncated, self.cap)
+                return
             if isinstance(item, BaseException):
                 raise item
             yield item
-            item = self.chunks.get()
+            line_ended = item.endswith(b"\n")
+            item = self._take()
 
     def close(self) -> None:
-        self.cancelled.set()
-        while True:  # unblock the producer if it waits on a full queue
-            try:
-                self.chunks.get_nowait()
-            except queue.Empty:
-                break
+        if self.closed:
+            return
+        self.closed = True
+        try:
+            if not self.finished:
+                self._stop("the client went away")
+            while True:  # unblock the producer if it waits on a full queue
+                try:
+                    self.chunks.get_nowait()
+                except queue.Empty:
+                    break
+            self.thread.join(JOIN_SECONDS)
+        finally:
+            if self.on_close is not None:
+                self.on_close()
 
 
 def open_export(
@@ -381,12 +564,10 @@ def open_export(
     headers: Sequence[str],
     fmt: str,
     cap: int,
-    seconds: float,
-    default_seconds: float,
+    limits: Limits,
+    on_close: Callable[[], None] | None = None,
 ) -> Export:
     """Start streaming ``stmt`` as ``fmt`` ("csv" or "json"); raise if it cannot start."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r}")
-    if fmt == "csv" and engine.dialect.driver == "psycopg2":
-        return CopyExport(engine, stmt, headers, cap, seconds)
-    return CursorExport(engine, stmt, headers, fmt, cap, seconds, default_seconds)
+    return Export(engine, stmt, headers, fmt, cap, limits, on_close)

@@ -11,7 +11,7 @@ from flask import Blueprint, current_app, redirect, render_template, request
 from markupsafe import Markup
 from sqlalchemy.exc import DBAPIError
 
-from .. import keys, labels, listing, rowhtml, rowpage, timeouts, urls
+from .. import keys, labels, listing, rowhtml, rowpage, slots, timeouts, urls
 from ..catalog.model import Entity
 from ..counting import Count
 from ..engines import databases_of, session_for
@@ -100,6 +100,8 @@ def table(db: str, table: str) -> Any:
     )
     session = session_for(database)
     joins = labels.label_joins(catalog, entity)
+    # A page no index serves takes one of the database's few slow slots (503 when none is free).
+    slots.hold_for_request(database, slots.slow_list(entity, query))
     with _reading(entity):
         try:
             page = listing.fetch_page(session, entity, query, catalog.dialect, joins)

@@ -11,13 +11,22 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qsl, urlencode
 
-from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from sqlalchemy.exc import DBAPIError
 
-from .. import keys, listing
+from .. import keys, listing, slots
 from ..catalog.model import Catalog, Entity
 from ..engines import Database, session_for
 from ..errors import QueryTimeout, RowboatError
@@ -25,7 +34,7 @@ from ..formatting import cell
 from ..querybuilder import spec as specs
 from ..querybuilder.compile import compile_plan, render_sql
 from ..querybuilder.describe import describe
-from ..querybuilder.export import json_value, open_export
+from ..querybuilder.export import Limits, json_value, open_export
 from ..querybuilder.operators import HAVING_KEYS, QUERY_OPERATORS, operators_for
 from ..querybuilder.run import Result, explain, run_select
 from ..querybuilder.spec import AGGREGATES, QueryError, QuerySpec
@@ -33,6 +42,9 @@ from ..querybuilder.validate import FUNC_LABELS, FieldTerm, Plan, join_choices, 
 from .lookup import database_named, entity_at
 
 bp = Blueprint("query", __name__)
+# Slow operations take a slot of their database (app.slots): exports and runs here, list pages
+# off their fast path in browse.
+bp.record_once(lambda state: slots.init_app(cast(Flask, state.app)))
 
 
 def setting(name: str) -> Any:
@@ -104,9 +116,10 @@ def _build(database: Database, spec: QuerySpec) -> Built:
     built.description = describe(plan, limit)
     if spec.run:
         try:
-            built.result = run_select(
-                database.engine, stmt, limit, current_app.config["STATEMENT_TIMEOUT"]
-            )
+            with slots.held(database):
+                built.result = run_select(
+                    database.engine, stmt, limit, current_app.config["STATEMENT_TIMEOUT"]
+                )
         except QueryTimeout as exc:
             built.error, built.status = exc, exc.status
         except DBAPIError as exc:
@@ -259,7 +272,9 @@ def page_json(db: str) -> Any:
         ('"columns"', json.dumps([t.name for t in plan.outputs], ensure_ascii=False)),
     ]
     if spec.run:
-        result = run_select(database.engine, stmt, limit, current_app.config["STATEMENT_TIMEOUT"])
+        with slots.held(database):
+            seconds = current_app.config["STATEMENT_TIMEOUT"]
+            result = run_select(database.engine, stmt, limit, seconds)
         rows = ",\n".join("[" + ", ".join(json_value(v) for v in row) + "]" for row in result.rows)
         parts += [('"rows"', f"[{rows}]"), ('"truncated"', json.dumps(result.truncated))]
     body = "{" + ",\n".join(f"{k}: {v}" for k, v in parts) + "}\n"
@@ -287,15 +302,18 @@ def explain_page(db: str) -> Any:
 
 
 def _stream(database: Database, stmt: Any, headers: list[str], fmt: str, cap: int, name: str):
-    stream = open_export(
-        database.engine,
-        stmt,
-        headers,
-        fmt,
-        cap,
-        setting("EXPORT_TIMEOUT"),
-        current_app.config["STATEMENT_TIMEOUT"],
+    limits = Limits(
+        seconds=setting("EXPORT_TIMEOUT"),
+        idle=setting("EXPORT_IDLE_TIMEOUT"),
+        default=current_app.config["STATEMENT_TIMEOUT"],
     )
+    # The slot is held until the stream is closed (the last byte sent, or the client gone).
+    slot = slots.take(database)
+    try:
+        stream = open_export(database.engine, stmt, headers, fmt, cap, limits, slot.release)
+    except BaseException:
+        slot.release()
+        raise
     filename = "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "export"
     response = Response(stream, mimetype=stream.content_type.split(";")[0])
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}.{fmt}"'
