@@ -12,6 +12,11 @@ file Werkzeug spooled them to: the first ``WRITE_CHUNK`` bytes are written throu
 model's version counter moves), the rest appended in the same transaction
 (``col || :chunk``, ``CONCAT(col, :chunk)`` on MariaDB).
 
+SQLite runs inside the worker, so there ``substr`` and ``||`` would build the whole value in the
+worker's memory for every slice: a row of a rowid table is read and written through SQLite's
+incremental blob I/O instead (``blobopen``; a ``zeroblob`` of the file's size, then written in
+slices), and only a ``WITHOUT ROWID`` table falls back to ``substr`` and ``||``.
+
 How large a file may be follows the column (a MariaDB ``BLOB`` holds 64 KB, ``MEDIUMBLOB``
 16 MB; PostgreSQL's ``bytea`` 1 GB), MariaDB's ``max_allowed_packet`` (no value, not even one
 built by ``CONCAT``, may be larger), and the ``MAX_UPLOAD`` setting.
@@ -26,8 +31,19 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO, Any
 
-from sqlalchemy import LargeBinary, and_, bindparam, cast, func, inspect, select, update
+from sqlalchemy import (
+    LargeBinary,
+    and_,
+    bindparam,
+    cast,
+    func,
+    inspect,
+    literal_column,
+    select,
+    update,
+)
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, defer
 from sqlalchemy.orm.attributes import InstrumentedAttribute
 
@@ -233,7 +249,13 @@ def read_slices(
     ``size`` is what ``length()`` said: bytes, or characters for text SQLite keeps in a BLOB
     column (``substr`` counts the same way there, and each slice is encoded as UTF-8).
     """
-    start = bindparam("start")
+    blob = _sqlite_blob(session, entity, column, identity)
+    if blob is not None:
+        with blob:
+            while data := blob.read(chunk):
+                yield data
+        return
+    start: Any = bindparam("start")
     stmt = (
         select(func.substr(column.expression, start, chunk, type_=LargeBinary))
         .select_from(_from(entity))
@@ -247,6 +269,44 @@ def read_slices(
         data = value.encode() if isinstance(value, str) else bytes(value)
         yield data
         offset += chunk
+
+
+def _connection(session: Session | Connection) -> Connection:
+    return session.connection() if isinstance(session, Session) else session
+
+
+def _sqlite_blob(
+    session: Session | Connection,
+    entity: Entity,
+    column: Column,
+    identity: Sequence[Any],
+    readonly: bool = True,
+) -> Any | None:
+    """An incremental blob handle on the value (SQLite only), or None: another database, a
+    ``WITHOUT ROWID`` table, a missing row or a NULL."""
+    from .forms.builder import core_columns
+
+    connection = _connection(session)
+    cores = core_columns(column)
+    if connection.dialect.name != "sqlite" or not cores:
+        return None
+    table = cores[0].table
+    quote = connection.dialect.identifier_preparer.quote
+    rowid: Any = literal_column(f"{quote(table.name)}.rowid")
+    stmt = select(rowid).select_from(_from(entity)).where(_by_identity(entity, identity))
+    try:
+        row = connection.execute(stmt).first()
+    except DBAPIError:  # no rowid: a WITHOUT ROWID table
+        return None
+    if row is None or row[0] is None:
+        return None
+    raw = connection.connection.driver_connection
+    try:
+        return raw.blobopen(  # type: ignore[union-attr]
+            table.name, cores[0].name, row[0], readonly=readonly, name=table.schema or "main"
+        )
+    except Exception:  # noqa: BLE001 - a NULL or a number: no blob to open
+        return None
 
 
 class Download:
@@ -336,6 +396,18 @@ def append_rest(session: Session, entity: Entity, obj: Any, key: str, upload: Up
         ]
     )
     dialect = session.get_bind().dialect.name
+    if dialect == "sqlite" and upload.size > chunk_size:
+        # Room for the whole file (a zeroblob takes no memory), then written in place.
+        session.execute(update(table).where(where).values({core: func.zeroblob(upload.size)}))
+        identity = inspect(obj).identity
+        assert identity is not None
+        blob = _sqlite_blob(session, entity, entity.columns[key], identity, readonly=False)
+        if blob is not None:
+            with blob:
+                for data in upload.slices(chunk_size):
+                    blob.write(data)
+            return
+        session.execute(update(table).where(where).values({core: first_slice(session, upload)}))
     chunk = bindparam("chunk", type_=LargeBinary)
     stmt = update(table).where(where).values({core: _append_expression(core, chunk, dialect)})
     for data in slices:

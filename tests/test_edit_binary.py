@@ -342,7 +342,8 @@ def test_download_streams_the_bytes_in_slices(app: Flask, db_engine: Engine) -> 
     assert response.headers["Content-Disposition"].startswith("attachment;")
     assert bare_selects(statements) == []
     slices = [s for s, _ in statements if "substr" in s.lower()]
-    assert len(slices) == 5  # 1 MB each
+    # 1 MB each; SQLite's rows are read through its incremental blob I/O instead.
+    assert len(slices) == (0 if app_engine(app).dialect.name == "sqlite" else 5)
     # The connection went back to the pool: a NULL and a missing row are 404s.
     assert client.get("/w/files/2/-/download/data").status_code == 404
     assert client.get("/w/files/9/-/download/data").status_code == 404
