@@ -27,7 +27,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -243,7 +243,7 @@ def read_slices(
     identity: Sequence[Any],
     size: int,
     chunk: int = READ_CHUNK,
-) -> Iterator[bytes]:
+) -> Generator[bytes, None, None]:
     """The value's bytes, ``chunk`` at a time, read with ``substr`` by offset.
 
     ``size`` is what ``length()`` said: bytes, or characters for text SQLite keeps in a BLOB
@@ -331,6 +331,7 @@ class Download:
             self.close()
 
     def close(self) -> None:
+        self._slices.close()  # a SQLite blob handle is closed before its connection goes back
         if not self.connection.closed:
             self.connection.close()
 
