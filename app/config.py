@@ -136,6 +136,15 @@ SETTINGS: tuple[Setting, ...] = (
         "Seconds an export waits for a client that stopped reading before it cancels its "
         "statement and closes its transaction (which is never left idle longer).",
     ),
+    Setting(
+        "MAX_UPLOAD",
+        1024**3,
+        int,
+        "Largest file, in bytes, a binary column of a row form accepts; below it each column's "
+        "own limit applies (a MariaDB BLOB 64 KB, MEDIUMBLOB 16 MB, and no more than "
+        "max_allowed_packet; PostgreSQL bytea 1 GB). A bigger file is refused with 413. Files "
+        "are written and read a slice at a time, never held whole in memory.",
+    ),
 )
 
 SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}

@@ -11,7 +11,7 @@ from sqlalchemy import BindParameter, Select, and_, bindparam, false, inspect
 from sqlalchemy.orm import Session, with_parent
 from sqlalchemy.orm.attributes import set_committed_value
 
-from . import keys
+from . import blobs, keys
 from .catalog.model import Catalog, Entity, Relation
 from .counting import Count, capped_count
 from .errors import NotFound
@@ -97,11 +97,16 @@ def _parent_for_with_parent(
     ``with_parent`` only reads the values the relationships join on, and the row page has
     already fetched them: the object is made from them (no ``__init__``, no validators, never
     added to the session) instead of loading the same row again. A row whose binary columns
-    were fetched as sizes only is loaded, in case a relationship joins on one of them.
+    were fetched as sizes only is loaded, in case a relationship joins on one of them, with
+    those columns deferred (read only if a relationship really does join on one).
     """
     mapper = inspect(entity.mapped_class)
     if any(c.kind in SIZE_ONLY for c in entity.columns.values()):
-        return session.get(entity.mapped_class, identity)  # type: ignore[arg-type]
+        return session.get(
+            entity.mapped_class,  # type: ignore[arg-type]
+            identity,
+            options=blobs.deferred(entity),
+        )
     parent = mapper.class_manager.new_instance()
     for column in entity.columns.values():
         if not column.computed:

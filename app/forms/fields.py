@@ -20,6 +20,7 @@ from werkzeug.datastructures import FileStorage
 from wtforms import Field
 from wtforms.utils import unset_value
 
+from ..blobs import Upload
 from ..catalog.readtypes import StoredText
 
 if TYPE_CHECKING:
@@ -354,7 +355,12 @@ class SetField(ColumnField):
 
 
 class FileField(ColumnField):
-    """Binary data as a file upload; no new file keeps the current value."""
+    """Binary data as a file upload; no new file keeps the current value.
+
+    The file stays where Werkzeug spooled it (a temporary file): ``data`` is an ``Upload``
+    that the save reads a slice at a time. The current value is only ever known by its size
+    (``blobs.StoredBinary``), never its bytes.
+    """
 
     def unchanged(self, valuelist: list[Any]) -> bool:
         return False  # no file chosen already means "keep"; the bytes are never on the form
@@ -379,7 +385,7 @@ class FileField(ColumnField):
         if not upload.filename and upload.content_length == 0:
             self.data = UNSET  # an empty file input
             return
-        self.data = upload.read()
+        self.data = Upload.of(upload.stream, upload.filename or "")
         self.text = upload.filename or ""
 
     def process_data(self, value: Any) -> None:
@@ -390,7 +396,10 @@ class FileField(ColumnField):
     def conflict_text(self) -> str | None:
         if self.current is UNSET:
             return None
-        return "NULL" if self.current is None else f"{len(self.current)} bytes"
+        if self.current is None:
+            return "NULL"
+        size = self.current if isinstance(self.current, int) else len(self.current)
+        return f"{size} bytes"
 
     @property
     def size(self) -> int | None:

@@ -22,11 +22,10 @@ from flask import (
     render_template,
     request,
 )
-from sqlalchemy import and_, select
 from sqlalchemy.exc import DBAPIError
 from werkzeug.datastructures import CombinedMultiDict
 
-from .. import keys, rowpage, urls, writes
+from .. import blobs, keys, rowpage, urls, writes
 from ..batches import key_in
 from ..catalog.model import Entity
 from ..engines import Database, session_for
@@ -119,6 +118,37 @@ def _formdata() -> CombinedMultiDict:
     return CombinedMultiDict([request.files, request.form])
 
 
+def _upload_limits(database: Database, spec: FormSpec) -> dict[str, Any]:
+    """How large a file each file field takes (``blobs.form_limits``); before the request body
+    is read, a request larger than the whole form can take is refused (413), and Werkzeug is
+    told that limit for a body of no announced length."""
+    config = current_app.config
+    limits = blobs.form_limits(session_for(database), spec.columns, int(config["MAX_UPLOAD"]))
+    if not limits:
+        return limits
+    others = len(spec.columns) - len(limits) + len(spec.related)
+    cap = blobs.request_limit(limits, others, int(config["MAX_FORM_MEMORY"]))
+    if request.content_length is not None and request.content_length > cap:
+        names = {c.key: c.name for c in spec.columns}
+        files = "; ".join(
+            f"{names[k]}: {blobs.size_text(limit)} ({limit} bytes, what {reason})"
+            for k, (limit, reason) in limits.items()
+        )
+        raise blobs.UploadTooLarge(
+            f"This form was sent with {blobs.size_text(request.content_length)}, more than "
+            f"the {blobs.size_text(cap)} it can take. The largest file each field takes: "
+            f"{files}. Nothing was saved."
+        )
+    request.max_content_length = cap
+    return limits
+
+
+def _check_files(spec: FormSpec, form: Any, limits: dict[str, Any]) -> None:
+    if limits:
+        fields = {c.key: spec.field(form, c.key) for c in spec.columns if c.key in limits}
+        blobs.check_uploads(limits, fields, {c.key: c.name for c in spec.columns})
+
+
 # --- create and edit ----------------------------------------------------------------------------
 
 
@@ -176,7 +206,9 @@ def new(db: str, table: str) -> Any:
                 field.text = request.args[column.html_name]
                 field.is_null = False
         return _render_form(database, entity, spec, form, 200)
+    limits = _upload_limits(database, spec)
     form = spec.make(formdata=_formdata())
+    _check_files(spec, form, limits)
     if not form.validate():
         return _render_form(database, entity, spec, form, 400)
     try:
@@ -217,6 +249,7 @@ def edit(db: str, table: str, key: str) -> Any:
             labels=writes.known_labels(entity, loaded.values, refs),
             parent=loaded.obj,
         )
+    limits = _upload_limits(database, spec)
     try:
         loaded = writes.load(session, entity, key)
     except (NotFound, DBAPIError) as exc:
@@ -232,6 +265,7 @@ def edit(db: str, table: str, key: str) -> Any:
     # The current values tell which fields the user left as they were shown: those are not
     # written, whatever their text would parse to.
     form = spec.make(formdata=_formdata(), obj_values=shown)
+    _check_files(spec, form, limits)
     expected = request.form.get("_fingerprint", "")
     if not form.validate():
         return _render_form(
@@ -457,24 +491,18 @@ def download(db: str, table: str, key: str, column: str) -> Any:
     if target is None or target.kind != "binary" or not entity.primary_key:
         raise NotFound(f"{entity.name!r} has no binary column {column_key!r}")
     identity = rowpage.decode_key(entity, key)
-    pk = [entity.columns[k] for k in entity.primary_key]
-    stmt = (
-        select(target.expression)
-        .select_from(entity.mapped_class if entity.mapped_class is not None else entity.selectable)
-        .where(and_(*[c.expression == v for c, v in zip(pk, identity)]))
-    )
-    row = session_for(database).execute(stmt).first()
-    if row is None:
+    # A slice at a time, on a connection of its own (blobs.Download): never the whole value.
+    body, size, exists = blobs.open_download(database.engine, entity, target, identity)
+    if not exists:
         raise NotFound(f"no row {key!r} in {entity.name!r}")
-    if row[0] is None:
+    if body is None:
         raise NotFound(f"{column_key!r} is NULL in this row")
     filename = f"{entity.table_name}-{_shown_key(key)}-{column_key}.bin"
     safe = "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in filename)
-    return Response(
-        bytes(row[0]),
-        mimetype="application/octet-stream",
-        headers={
-            "Content-Disposition": f'attachment; filename="{safe}"',
-            "X-Content-Type-Options": "nosniff",
-        },
-    )
+    headers = {
+        "Content-Disposition": f'attachment; filename="{safe}"',
+        "X-Content-Type-Options": "nosniff",
+    }
+    if size is not None:
+        headers["Content-Length"] = str(size)
+    return Response(body, mimetype="application/octet-stream", headers=headers)

@@ -10,6 +10,10 @@ Lost updates are prevented without any schema change: the edit form carries a fi
 the row as it was loaded (or the model's ``version_id_col``), and the save locks the row
 (``SELECT ... FOR UPDATE``; on SQLite the write transaction begins IMMEDIATE) and refuses to
 write when the fingerprint no longer matches.
+
+Binary values are never loaded whole (``app.blobs``): objects are loaded with their binary
+columns deferred, the fingerprint takes each one's size and SHA-256 from the database, and a new
+file is written a slice at a time from the temporary file it was uploaded to.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from sqlalchemy.orm import Mapper, Session
 from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.schema import sort_tables
 
-from .. import keys, timeouts
+from .. import blobs, keys, timeouts
 from ..batches import chunks, key_in
 from ..catalog.model import Catalog, Entity
 from ..errors import NotFound, ReadOnly, fault_cause, fault_kind
@@ -72,13 +76,31 @@ def stored_keys(entity: Entity) -> list[str]:
     return [k for k, c in entity.columns.items() if core_columns(c)]
 
 
-def row_values(entity: Entity, obj: Any) -> dict[str, Any]:
-    return {k: getattr(obj, k) for k in stored_keys(entity)}
+def row_values(
+    entity: Entity, obj: Any, binaries: dict[str, blobs.StoredBinary | None]
+) -> dict[str, Any]:
+    """The stored values of a loaded object; binary columns (deferred, never loaded) as their
+    ``binaries`` summaries."""
+    values = {}
+    for key in stored_keys(entity):
+        values[key] = binaries[key] if key in binaries else getattr(obj, key)
+    return values
+
+
+def _binaries(session: Session, entity: Entity, obj: Any) -> dict[str, blobs.StoredBinary | None]:
+    """The size and digest of each binary column of ``obj``'s row, read by the database."""
+    if not blobs.binary_keys(entity):
+        return {}
+    identity = inspect(obj).identity
+    assert identity is not None
+    return blobs.summaries(session, entity, identity)
 
 
 def _canonical(value: Any) -> str:
     if value is None:
         return "\x00"
+    if isinstance(value, blobs.StoredBinary):
+        return "b:" + value.digest  # the SHA-256 the database computed (blobs.summaries)
     if isinstance(value, (bytes, bytearray, memoryview)):
         return "b:" + hashlib.sha256(bytes(value)).hexdigest()
     if isinstance(value, float):
@@ -94,13 +116,13 @@ def _canonical(value: Any) -> str:
     return f"{type(value).__name__}:{value}"
 
 
-def fingerprint(entity: Entity, obj: Any) -> str:
-    """A short digest of the row's stored values, or its version number when it has one."""
+def fingerprint(entity: Entity, obj: Any, values: dict[str, Any]) -> str:
+    """A short digest of the row's stored ``values``, or its version number when it has one."""
     mapper: Mapper[Any] = inspect(obj).mapper
     if mapper.version_id_col is not None:
         key = mapper.get_property_by_column(mapper.version_id_col).key
         return f"v:{getattr(obj, key)}"
-    return _digest(entity, row_values(entity, obj))
+    return _digest(entity, values)
 
 
 def _digest(entity: Entity, values: dict[str, Any]) -> str:
@@ -116,7 +138,8 @@ def load(session: Session, entity: Entity, identity_text: str, lock: bool = Fals
     obj = _get(session, entity, identity, lock)
     if obj is None:
         raise NotFound(f"no row {identity_text!r} in {entity.name!r}")
-    return LoadedRow(obj, row_values(entity, obj), fingerprint(entity, obj), identity)
+    values = row_values(entity, obj, _binaries(session, entity, obj))
+    return LoadedRow(obj, values, fingerprint(entity, obj, values), identity)
 
 
 def load_for_form(
@@ -133,17 +156,19 @@ def load_for_form(
     each label took a statement each and a third of the form's time. The fingerprint is the
     one a save computes from the object it locks (same columns, same types). A model's row
     (validators, inheritance, version counters), a form with many-to-many fields
-    (``needs_object``) and a row with binary columns (selected as sizes) load the object.
+    (``needs_object``) load the object. Binary columns are selected as sizes, and their digests
+    read by a second statement (``blobs.summaries``): the bytes are never read.
     """
-    if (
-        needs_object
-        or catalog.mode != "reflected"
-        or any(c.kind in SIZE_ONLY for c in entity.columns.values())
-    ):
+    if needs_object or catalog.mode != "reflected":
         return load(session, entity, identity_text), {}
     joins = label_joins(catalog, entity)
     identity, values, refs = find_row(session, entity, identity_text, joins)
     stored = {k: values[k] for k in stored_keys(entity)}
+    if any(c.kind in SIZE_ONLY for c in entity.columns.values()):
+        binaries = blobs.summaries(session, entity, identity)
+        if not binaries:
+            raise NotFound(f"no row {identity_text!r} in {entity.name!r}")  # deleted meanwhile
+        stored.update(binaries)
     return LoadedRow(None, stored, _digest(entity, stored), identity), refs
 
 
@@ -154,6 +179,7 @@ def _get(session: Session, entity: Entity, identity: tuple[Any, ...], lock: bool
         identity,
         populate_existing=True,
         with_for_update=lock and dialect != "sqlite",
+        options=blobs.deferred(entity),  # sizes and digests come from blobs.summaries
     )
 
 
@@ -262,11 +288,47 @@ def _same(current: Any, new: Any) -> bool:
         return False
 
 
+def _kept(key: str, value: Any, stored: dict[str, Any], binaries: dict[str, Any]) -> bool:
+    """Whether writing ``value`` would leave the column as it is (so it is not written)."""
+    if isinstance(value, blobs.Upload):
+        return False
+    if key in binaries:  # only NULL over NULL is known to be the same without the bytes
+        return value is None and binaries[key] is None
+    return _same(stored[key], value)
+
+
 def _assign(entity: Entity, obj: Any, values: dict[str, Any]) -> None:
     for key, value in values.items():
         if value is None and isinstance(entity.columns[key].type, JSON):
             value = null()  # SQL NULL, not the JSON document 'null'
         setattr(obj, key, value)
+
+
+def _split_uploads(
+    session: Session, values: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, blobs.Upload]]:
+    """The values with each uploaded file's first slice in place of the file (written through
+    the ORM, so validators and version counters see a write), and the uploads to append."""
+    uploads = {k: v for k, v in values.items() if isinstance(v, blobs.Upload)}
+    first = {k: blobs.first_slice(session, u) for k, u in uploads.items()}
+    return {**values, **first}, uploads
+
+
+def _append_uploads(
+    session: Session, entity: Entity, obj: Any, uploads: dict[str, blobs.Upload]
+) -> None:
+    """Append the rest of each upload to the row just flushed, then forget the object's copy of
+    the first slice (the database holds the whole file)."""
+    for key, upload in uploads.items():
+        blobs.append_rest(session, entity, obj, key, upload)
+    if uploads:
+        session.expire(obj, list(uploads))
+
+
+def _without_uploads(values: dict[str, Any]) -> dict[str, Any]:
+    """Values for the error translation (which compares and looks rows up by them): a file
+    is neither."""
+    return {k: v for k, v in values.items() if not isinstance(v, blobs.Upload)}
 
 
 def create(
@@ -277,12 +339,14 @@ def create(
     related: dict[str, list[str] | RelatedChanges] | None = None,
 ) -> str:
     """Insert a row; return its identity (for the redirect to its page)."""
-    ctx = _context(session, catalog, entity, values, "create")
+    ctx = _context(session, catalog, entity, _without_uploads(values), "create")
     with _transaction(ctx):
         obj = entity.mapped_class()  # type: ignore[misc]
-        _assign(entity, obj, values)
+        first, uploads = _split_uploads(session, values)
+        _assign(entity, obj, first)
         session.add(obj)
         session.flush()
+        _append_uploads(session, entity, obj, uploads)
         _apply_related(session, catalog, entity, obj, related or {})
         session.flush()
         identity = inspect(obj).identity
@@ -301,26 +365,33 @@ def update(
 ) -> str:
     """Update a row unless it changed since ``expected`` was taken; return its new identity."""
     identity = decode_key(entity, identity_text)
-    ctx = _context(session, catalog, entity, values, "update", identity)
+    ctx = _context(session, catalog, entity, _without_uploads(values), "update", identity)
     with _transaction(ctx):
         obj = _get(session, entity, identity, lock=True)
         if obj is None:
             raise Conflict(
                 "This row was deleted by someone else after the form was loaded.", None, None
             )
-        current = fingerprint(entity, obj)
+        binaries = _binaries(session, entity, obj)
+        stored = row_values(entity, obj, binaries)
+        current = fingerprint(entity, obj, stored)
         if current != expected:
             raise Conflict(
                 "Someone else changed this row after the form was loaded. "
                 "Their values are shown beside yours; save again to apply yours.",
-                row_values(entity, obj),
+                stored,
                 current,
             )
-        ctx.values = {**row_values(entity, obj), **values}
+        ctx.values = {**stored, **_without_uploads(values)}
         # Only what differs is written: a value the database reads back ambiguously (JSON
-        # null and SQL NULL both read as None) is left exactly as it is when untouched.
-        _assign(entity, obj, {k: v for k, v in values.items() if not _same(getattr(obj, k), v)})
+        # null and SQL NULL both read as None) is left exactly as it is when untouched. A
+        # binary column is compared by its summary (NULL stays NULL unwritten); a new file is
+        # always written.
+        changed = {k: v for k, v in values.items() if not _kept(k, v, stored, binaries)}
+        first, uploads = _split_uploads(session, changed)
+        _assign(entity, obj, first)
         session.flush()
+        _append_uploads(session, entity, obj, uploads)
         _apply_related(session, catalog, entity, obj, related or {})
         session.flush()
         new_identity = inspect(obj).identity
@@ -339,12 +410,13 @@ def delete(
         if obj is None:
             raise Conflict("This row had already been deleted by someone else.", None, None)
         if expected is not None:
-            current = fingerprint(entity, obj)
+            stored = row_values(entity, obj, _binaries(session, entity, obj))
+            current = fingerprint(entity, obj, stored)
             if current != expected:
                 raise Conflict(
                     "Someone else changed this row after the confirmation was shown; "
                     "nothing was deleted. Check the current values and confirm again.",
-                    row_values(entity, obj),
+                    stored,
                     current,
                 )
         _delete_objects(session, [obj])
