@@ -17,7 +17,7 @@ from typing import Any
 from flask import Flask, g
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.orm import Session
 
 from . import heap, pgvalues, timeouts
@@ -212,7 +212,12 @@ def session_for(db: Database) -> Session:
 
 def _close_sessions(_exc: BaseException | None) -> None:
     for session in g.pop("rowboat_sessions", {}).values():
-        session.close()
+        try:
+            session.close()
+        except DBAPIError:
+            # A statement cancel that arrives late can fail the closing ROLLBACK; the answer
+            # is already made, so the connection is dropped rather than the request failed.
+            session.invalidate()
 
 
 def dispose_all(databases: dict[str, Database]) -> None:

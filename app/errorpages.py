@@ -92,9 +92,9 @@ def init_app(app: Flask) -> None:
         return render_error(
             413,
             "Form too large",
-            f"A value sent with this form is larger than the {_size(limit)} this dashboard "
-            "accepts, so nothing was saved. The limit is the ROWBOAT_MAX_FORM_MEMORY setting "
-            "(bytes).",
+            f"This request is larger than this dashboard accepts, so nothing was saved: a "
+            f"value typed into a form may hold {_size(limit)} (the ROWBOAT_MAX_FORM_MEMORY "
+            "setting, in bytes), a file the size its column holds, up to ROWBOAT_MAX_UPLOAD.",
         )
 
     @app.errorhandler(HTTPException)
