@@ -31,6 +31,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     # Werkzeug holds each non-file field of a form in memory, up to this many bytes (a text
     # value of a row form); beyond it the request is refused with 413 (errorpages).
     app.config["MAX_FORM_MEMORY_SIZE"] = config["MAX_FORM_MEMORY"]
+    _bound_requests(app)
     databases = {
         name: engines.Database(db, engines.build_engine(db, config), config)
         for name, db in config["DATABASES"].items()
@@ -46,6 +47,25 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     CSRFProtect(app)  # every POST form carries csrf_token(); the schema refresh is one
     errorpages.init_app(app)
     return app
+
+
+def _bound_requests(app: Flask) -> None:
+    """Refuse, before any view runs, a URL longer than MAX_URL_LENGTH (414)."""
+    from flask import request
+
+    from .errors import URITooLong
+
+    @app.before_request
+    def _check_request() -> None:
+        environ = request.environ
+        length = len(environ.get("PATH_INFO", "")) + len(environ.get("QUERY_STRING", ""))
+        limit = app.config["MAX_URL_LENGTH"]
+        if length > limit:
+            raise URITooLong(
+                f"This address is {length:,} bytes long; the dashboard accepts at most "
+                f"{limit:,} (the ROWBOAT_MAX_URL_LENGTH setting). A list page with that many "
+                "filters is better written with the “in list” operator, or as a query."
+            )
 
 
 def _demo_database(path: str, root: str) -> DatabaseConfig:

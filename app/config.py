@@ -93,6 +93,18 @@ SETTINGS: tuple[Setting, ...] = (
         str,
         "Where the built-in demo database is built when no database is configured.",
     ),
+    Setting(
+        "MAX_FILTERS",
+        50,
+        int,
+        "Most filters one list page (or list export) may have; more is refused with 400.",
+    ),
+    Setting(
+        "MAX_URL_LENGTH",
+        8192,
+        int,
+        "Longest request path plus query string, in bytes; a longer one is refused with 414.",
+    ),
 )
 
 SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}

@@ -63,3 +63,10 @@ class Unreadable(RowboatError):
 
     status = 409
     title = "Cannot be read"
+
+
+class URITooLong(RowboatError):
+    """A request address longer than MAX_URL_LENGTH: refused before it is parsed."""
+
+    status = 414
+    title = "Address too long"

@@ -1,0 +1,149 @@
+"""Bounded cost for every input: filter and URL caps, linear list pages.
+
+Engine-independent, so one SQLite file serves them all.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import create_engine, text
+
+from app import create_app
+from app.engines import databases_of
+
+
+@pytest.fixture(scope="module")
+def db_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    path = tmp_path_factory.mktemp("bounds") / "bounds.sqlite"
+    url = f"sqlite:///{path}"
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(
+            text("CREATE TABLE items (id INTEGER PRIMARY KEY, name VARCHAR(40), note TEXT)")
+        )
+        connection.execute(
+            text("INSERT INTO items (id, name, note) VALUES (:id, :name, :note)"),
+            [{"id": i, "name": f"item {i}", "note": "n" * (i % 5)} for i in range(1, 31)],
+        )
+    engine.dispose()
+    return url
+
+
+def make_app(db_url: str, tmp_path: Any, **settings: Any) -> Flask:
+    application = create_app(
+        {"DATABASES": {"b": db_url}, "DEMO_PATH": str(tmp_path / "demo.sqlite"), **settings}
+    )
+    application.config["TESTING"] = True
+    application.config["WTF_CSRF_ENABLED"] = False
+    return application
+
+
+@pytest.fixture
+def bapp(db_url: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Flask]:
+    for name in ("DATABASE_URL", "ROWBOAT_DATABASES", "ROWBOAT_MODELS"):
+        monkeypatch.delenv(name, raising=False)
+    application = make_app(db_url, tmp_path)
+    yield application
+    for database in databases_of(application).values():
+        database.engine.dispose()
+
+
+@pytest.fixture
+def bclient(bapp: Flask) -> FlaskClient:
+    return bapp.test_client()
+
+
+def filters(count: int, column: str = "id__not") -> list[tuple[str, str]]:
+    return [(column, str(i)) for i in range(count)]
+
+
+def page(client: FlaskClient, args: list[tuple[str, str]], status: int = 200) -> str:
+    response = client.get("/b/items?" + urlencode(args))
+    body = response.get_data(as_text=True)
+    assert response.status_code == status, body[-800:]
+    return body
+
+
+# --- the list page's filters -------------------------------------------------------------------
+
+
+def test_each_remove_button_carries_only_its_position(bclient: FlaskClient) -> None:
+    body = page(bclient, [("name__contains", "item"), ("id__gt", "3"), ("id__lt", "9")])
+    buttons = re.findall(r'<button type="submit" class="remove" name="_remove" value="(\d+)"', body)
+    assert buttons == ["0", "1", "2"]
+    assert 'class="remove" href' not in body  # no link per filter repeating every other one
+
+
+def test_removing_a_filter_keeps_the_others_sort_and_size(bclient: FlaskClient) -> None:
+    form = [
+        ("_search", ""),
+        ("_fc", "name"), ("_fo", "contains"), ("_fv", "item"),
+        ("_fc", "id"), ("_fo", "gt"), ("_fv", "3"),
+        ("_fc", "id"), ("_fo", "lt"), ("_fv", "9"),
+        ("_fc", ""), ("_fo", "exact"), ("_fv", ""),
+        ("_sort_desc", "name"), ("_size", "20"), ("_remove", "1"),
+    ]  # fmt: skip
+    response = bclient.get("/b/items?" + urlencode(form))
+    assert response.status_code == 302
+    location = urlsplit(response.headers["Location"])
+    assert location.path == "/b/items"
+    assert parse_qsl(location.query) == [
+        ("name__contains", "item"),
+        ("id__lt", "9"),
+        ("_sort_desc", "name"),
+        ("_size", "20"),
+    ]
+
+
+def test_a_list_page_grows_linearly_with_its_filters(
+    db_url: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each filter adds the same few bytes: the remove links that repeated every other filter
+    made 570 filters a 6 MB page and 2,000 a 69 MB one (figures: bench/many_filters.py)."""
+    client = make_app(db_url, tmp_path, MAX_FILTERS=200).test_client()
+    sizes = {n: len(page(client, filters(n))) for n in (0, 50, 100, 200)}
+    steps = [sizes[50] - sizes[0], sizes[100] - sizes[50], (sizes[200] - sizes[100]) / 2]
+    assert max(steps) < 1.2 * min(steps), sizes
+    assert steps[-1] / 50 < 3_000, sizes  # bytes per filter: its form row, its description
+
+
+def test_more_filters_than_the_cap_is_a_400(bclient: FlaskClient) -> None:
+    page(bclient, filters(50))
+    body = page(bclient, filters(51), status=400)
+    assert "51 filters" in body and "ROWBOAT_MAX_FILTERS" in body
+    # The filter form's rows count the same (the blank row and removed rows do not).
+    form = [(n, v) for i in range(51) for n, v in (("_fc", "id"), ("_fo", "not"), ("_fv", str(i)))]
+    assert bclient.get("/b/items?" + urlencode(form)).status_code == 400
+    assert bclient.get("/b/items?" + urlencode([*form, ("_remove", "0")])).status_code == 302
+    # The list export reads the same filters, and the same cap.
+    export = bclient.get("/b/-/export/items.csv?" + urlencode(filters(51)))
+    assert export.status_code == 400
+
+
+def test_the_filter_cap_is_a_setting(
+    db_url: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ROWBOAT_MAX_FILTERS", "3")
+    client = make_app(db_url, tmp_path).test_client()
+    page(client, filters(3))
+    assert "at most 3" in page(client, filters(4), status=400)
+    assert client.get("/b/-/export/items.json?" + urlencode(filters(4))).status_code == 400
+
+
+def test_a_long_address_is_a_414(bclient: FlaskClient, db_url: str, tmp_path: Any) -> None:
+    long_value = "x" * 8200
+    response = bclient.get("/b/items?" + urlencode([("name__contains", long_value)]))
+    assert response.status_code == 414
+    assert "ROWBOAT_MAX_URL_LENGTH" in response.get_data(as_text=True)
+    # Any path: the query page, an unknown URL.
+    assert bclient.get("/b/-/query?table=items&where=" + long_value).status_code == 414
+    assert bclient.get("/nowhere/" + long_value).status_code == 414
+    roomy = make_app(db_url, tmp_path, MAX_URL_LENGTH=20_000).test_client()
+    assert roomy.get("/b/items?" + urlencode([("name__contains", long_value)])).status_code == 200
