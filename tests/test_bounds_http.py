@@ -1,10 +1,11 @@
-"""Bounded cost for every input: filter and URL caps, linear list pages.
+"""Bounded cost for every input: filter and URL caps, linear list pages, query-spec depth.
 
 Engine-independent, so one SQLite file serves them all.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -17,6 +18,7 @@ from sqlalchemy import create_engine, text
 
 from app import create_app
 from app.engines import databases_of
+from app.querybuilder import spec as specs
 
 
 @pytest.fixture(scope="module")
@@ -147,3 +149,52 @@ def test_a_long_address_is_a_414(bclient: FlaskClient, db_url: str, tmp_path: An
     assert bclient.get("/nowhere/" + long_value).status_code == 414
     roomy = make_app(db_url, tmp_path, MAX_URL_LENGTH=20_000).test_client()
     assert roomy.get("/b/items?" + urlencode([("name__contains", long_value)])).status_code == 200
+
+
+# --- the query builder's spec ------------------------------------------------------------------
+
+
+def nested_json(depth: int) -> str:
+    condition = '{"kind": "and", "items": [{"field": "id", "op": "gt", "value": 1}]}'
+    group = '{"kind": "or", "items": [' * depth + condition + "]}" * depth
+    return json.dumps({"table": "items"})[:-1] + ', "where": ' + group + "}"
+
+
+def test_a_deeply_nested_json_spec_is_refused_before_decoding() -> None:
+    specs.from_json_text(nested_json(specs.MAX_DEPTH))  # as deep as allowed
+    for depth in (specs.MAX_DEPTH + 1, 1_300, 100_000):
+        with pytest.raises(specs.QueryError, match="nest"):
+            specs.from_json_text(nested_json(depth))
+    # Brackets inside strings do not count.
+    spec = specs.from_json_text(
+        '{"table": "items", "where": {"items": [{"field": "name", "op": "exact", '
+        '"value": "' + "[" * 500 + '"}]}}'
+    )
+    assert next(spec.where.conditions()).value == "[" * 500
+
+
+def test_a_deep_json_spec_is_a_400_on_every_page(db_url: str, tmp_path: Any) -> None:
+    deep = urlencode([("_spec", nested_json(1_300))])  # 69 KB: past the default URL cap
+    bclient = make_app(db_url, tmp_path, MAX_URL_LENGTH=100_000).test_client()
+    for path in ("/b/-/query", "/b/-/query.json", "/b/-/query/explain", "/b/-/query/export.csv"):
+        response = bclient.get(f"{path}?{deep}")
+        assert response.status_code == 400, (path, response.status_code)
+        assert "nest" in response.get_data(as_text=True)
+
+
+def test_a_long_chain_of_query_string_groups_stops_at_the_depth_cap() -> None:
+    """Each group's walk to the root stops after MAX_DEPTH steps (it walked the whole chain:
+    quadratic in the number of groups)."""
+    chain = [("wg.1", "or")] + [(f"wg.{i}", f"and:{i - 1}") for i in range(2, 99)]
+    with pytest.raises(specs.QueryError, match=f"nest at most {specs.MAX_DEPTH} deep"):
+        specs.parse_args([("table", "items"), *chain, ("where.98", "id:gt:1")])
+    many = [(f"wg.{i}", "and") for i in range(1, specs.MAX_GROUPS + 2)]
+    with pytest.raises(specs.QueryError, match="at most 100 where groups"):
+        specs.parse_args([("table", "items"), *many])
+
+
+def test_too_many_conditions_is_a_400(bclient: FlaskClient) -> None:
+    args = [("table", "items")] + [("where", f"id:not:{i}") for i in range(101)]
+    response = bclient.get("/b/-/query?" + urlencode(args))
+    assert response.status_code == 400
+    assert "at most 100 conditions" in response.get_data(as_text=True)
