@@ -343,11 +343,25 @@ def delete(db: str, table: str, key: str) -> Any:
     )
 
 
+# What a browser removes from a URL before reading it (the WHATWG URL standard): ASCII tab,
+# LF and CR anywhere, and C0 controls and spaces at either end.
+_URL_STRIPPED = {9: None, 10: None, 13: None}
+_URL_TRIMMED = "".join(map(chr, range(0x21)))
+
+
 def _local(url: str) -> str | None:
-    """A same-site path to go back to, or None (never another host: no open redirect)."""
-    if url.startswith("/") and url[1:2] not in ("/", "\\") and "\\" not in url:
-        return url
-    return None
+    """A same-site path to go back to, or None (never another host: no open redirect).
+
+    Checked as a browser will read it: "/\\t/evil.example" is followed as "//evil.example",
+    another host, once the tab is dropped; a backslash counts as a slash. Only a path that
+    starts with exactly one slash passes, and the cleaned form is what the redirect sends.
+    """
+    cleaned = url.translate(_URL_STRIPPED).strip(_URL_TRIMMED)
+    if not cleaned.startswith("/") or cleaned.startswith("//") or "\\" in cleaned:
+        return None
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in cleaned):
+        return None
+    return cleaned
 
 
 def _shown_key(key: str) -> str:

@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl, urlencode
 from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
 from sqlalchemy.exc import DBAPIError
 
-from .. import keys, listing
+from .. import keys, listing, urls
 from ..catalog.model import Catalog, Entity
 from ..engines import Database, session_for
 from ..errors import QueryTimeout, RowboatError
@@ -236,7 +236,9 @@ def _page_urls(db: str, spec: QuerySpec) -> dict[str, str]:
 
 
 def _with_run(db: str, spec: QuerySpec, run: bool, external: bool = False) -> str:
-    path = url_for("query.page", db=db, _external=external)
+    path = url_for("query.page", db=db)
+    if external:  # ROWBOAT_BASE_URL, or the request's trusted host: never any Host header
+        path = urls.external(path)
     return f"{path}?{_encode(specs.to_args(spec, run=run))}"
 
 
