@@ -33,7 +33,7 @@ from ..errors import BadRequest, NotFound
 from ..forms import form_spec, html_name
 from ..forms.builder import FormSpec
 from ..labels import refs_where
-from ..values import to_text
+from ..values import check_text, to_text
 from .lookup import database_named, entity_at
 
 bp = Blueprint("edit", __name__)
@@ -442,7 +442,12 @@ def lookup(db: str, table: str) -> Any:
         raise BadRequest(f"{entity.name!r} has no column {column!r} to look up by")
     if not entity.primary_key:
         raise BadRequest(f"{entity.name!r} has no primary key: its rows cannot be chosen")
-    results, more = writes.search(session_for(database), entity, column, request.args.get("q", ""))
+    query = request.args.get("q", "")
+    try:
+        check_text(query)
+    except ValueError as exc:  # a NUL: PostgreSQL refuses it in any text
+        raise BadRequest(f"The search text cannot be used: {exc}.") from None
+    results, more = writes.search(session_for(database), entity, column, query)
     return jsonify({"results": results, "more": more})
 
 
