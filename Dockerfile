@@ -7,6 +7,9 @@ COPY app app
 COPY templates templates
 COPY static static
 COPY wsgi.py .
+# Only requests whose Host is localhost, 127.0.0.1 or [::1] are answered unless
+# ROWBOAT_TRUSTED_HOSTS names the hosts the container is reached by (docker run -e
+# ROWBOAT_TRUSTED_HOSTS=dash.example.com ...): a guard against DNS rebinding.
 ENV ROWBOAT_DEMO_PATH=/srv/rowboat/instance/demo.sqlite \
     PYTHONUNBUFFERED=1
 RUN useradd --create-home rowboat && mkdir -p instance && chown rowboat instance

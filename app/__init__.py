@@ -31,6 +31,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     # Werkzeug holds each non-file field of a form in memory, up to this many bytes (a text
     # value of a row form); beyond it the request is refused with 413 (errorpages).
     app.config["MAX_FORM_MEMORY_SIZE"] = config["MAX_FORM_MEMORY"]
+    _bound_requests(app)
     databases = {
         name: engines.Database(db, engines.build_engine(db, config), config)
         for name, db in config["DATABASES"].items()
@@ -46,6 +47,48 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     CSRFProtect(app)  # every POST form carries csrf_token(); the schema refresh is one
     errorpages.init_app(app)
     return app
+
+
+def _bound_requests(app: Flask) -> None:
+    """Refuse, before any view runs, a request for a host the dashboard does not serve (400)
+    and a URL longer than MAX_URL_LENGTH (414).
+
+    The host check is ROWBOAT_TRUSTED_HOSTS (localhost only by default), so a page on another
+    site that rebinds its DNS name to 127.0.0.1 cannot read the dashboard. Flask's own
+    TRUSTED_HOSTS check (Werkzeug 3.1's ``host_is_trusted``) cuts an entry at its first colon,
+    so it can never allow an IPv6 literal such as ``[::1]``: ``urls.host_allowed`` does the
+    check instead, and Flask's is left off.
+    """
+    from flask import request
+
+    from . import urls
+    from .config import _hosts
+    from .errors import BadRequest, URITooLong
+
+    hosts = app.config["TRUSTED_HOSTS"]
+    hosts = _hosts(hosts) if isinstance(hosts, str) else tuple(h.lower() for h in hosts or ("*",))
+    app.config["ROWBOAT_TRUSTED_HOSTS"] = None if "*" in hosts else hosts
+    app.config["TRUSTED_HOSTS"] = None
+
+    @app.before_request
+    def _check_request() -> None:
+        trusted = app.config["ROWBOAT_TRUSTED_HOSTS"]
+        host = request.headers.get("Host", "")
+        if trusted is not None and not urls.host_allowed(host, trusted):
+            raise BadRequest(
+                f"This dashboard does not answer requests for the host {host!r}. "
+                "If it is meant to be reached by that name, add it to the "
+                "ROWBOAT_TRUSTED_HOSTS setting (now: " + ", ".join(trusted) + ")."
+            )
+        environ = request.environ
+        length = len(environ.get("PATH_INFO", "")) + len(environ.get("QUERY_STRING", ""))
+        limit = app.config["MAX_URL_LENGTH"]
+        if length > limit:
+            raise URITooLong(
+                f"This address is {length:,} bytes long; the dashboard accepts at most "
+                f"{limit:,} (the ROWBOAT_MAX_URL_LENGTH setting). A list page with that many "
+                "filters is better written with the “in list” operator, or as a query."
+            )
 
 
 def _demo_database(path: str, root: str) -> DatabaseConfig:

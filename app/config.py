@@ -145,7 +145,55 @@ SETTINGS: tuple[Setting, ...] = (
         "max_allowed_packet; PostgreSQL bytea 1 GB). A bigger file is refused with 413. Files "
         "are written and read a slice at a time, never held whole in memory.",
     ),
+    Setting(
+        "MAX_FILTERS",
+        50,
+        int,
+        "Most filters one list page (or list export) may have; more is refused with 400.",
+    ),
+    Setting(
+        "MAX_URL_LENGTH",
+        8192,
+        int,
+        "Longest request path plus query string, in bytes; a longer one is refused with 414.",
+    ),
+    Setting(
+        "TRUSTED_HOSTS",
+        ("localhost", "127.0.0.1", "[::1]"),
+        lambda text: _hosts(text),
+        "Host names (Host header, without the port) the dashboard answers; any other answers "
+        "400, so a DNS-rebinding page cannot reach a localhost install. Comma- or space-"
+        "separated; '.example.com' also allows its subdomains; '*' allows any host. Set it "
+        "when serving on another address (ROWBOAT_BIND=0.0.0.0:8000).",
+    ),
+    Setting(
+        "BASE_URL",
+        "",
+        lambda text: _base_url(text),
+        "The dashboard's public address (https://dash.example.com, or with a path prefix), "
+        "used for the links it shares (a query's share URL); unset: the request's own "
+        "(trusted) host.",
+    ),
 )
+
+
+def _hosts(text: str) -> tuple[str, ...]:
+    """Parse TRUSTED_HOSTS: names or IP literals ([::1] in brackets), without ports."""
+    hosts = tuple(h.strip().lower() for h in re.split(r"[\s,]+", text) if h.strip())
+    if not hosts:
+        raise ValueError("give at least one host, or '*' to allow any")
+    for host in hosts:
+        if host != "*" and not re.fullmatch(r"\.?[a-z0-9.-]+|\[[0-9a-f:.]+\]", host):
+            raise ValueError(f"{host!r} is not a host name (no scheme, port or path)")
+    return hosts
+
+
+def _base_url(text: str) -> str:
+    text = text.strip().rstrip("/")
+    if text and not re.fullmatch(r"https?://[^/?#\s]+(/[^?#\s]*)?", text):
+        raise ValueError(f"expected http(s)://host[:port][/prefix], got {text!r}")
+    return text
+
 
 SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}
 ENV_PREFIX = "ROWBOAT_"

@@ -229,3 +229,10 @@ class TooBusy(RowboatError):
     def __init__(self, message: str, retry_after: int) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class URITooLong(RowboatError):
+    """A request address longer than MAX_URL_LENGTH: refused before it is parsed."""
+
+    status = 414
+    title = "Address too long"

@@ -134,10 +134,26 @@ class Filter:
     value: Any  # the converted value (a list for "in", None for no-value operators)
 
     def condition(self) -> ColumnElement[bool]:
+        value = self.value
+        holds = text_holds(self.column)
+        if holds is not None and value is not None:
+            # A MariaDB/MySQL column whose character set has no such character (an emoji in a
+            # utf8mb3 column) holds no value equal to (or containing) it: the database would
+            # refuse the comparison (1267, "Illegal mix of collations"), the answer is known.
+            if isinstance(value, list):
+                kept = [v for v in value if not isinstance(v, str) or holds(v)]
+                if not kept:
+                    return true() if self.operator.key in _MATCH_ALL else false()
+                value = kept
+            elif isinstance(value, str) and not holds(value):
+                if self.operator.key in _MATCH_ALL:
+                    return true()
+                if self.operator.key in _MATCH_NONE:
+                    return false()
         if self.operator.key in _PATTERN_OPERATORS:
-            return self.operator.build(pattern_operand(self.column), self.value)
+            return self.operator.build(pattern_operand(self.column), value)
         return self.operator.build(
-            compared_expression(self.column), compared_value(self.column, self.value)
+            compared_expression(self.column), compared_value(self.column, value)
         )
 
     def description(self) -> str:
@@ -199,7 +215,96 @@ def make_filter(column: Column, operator_key: str, raw: str) -> Filter:
         if isinstance(exc, FilterError):
             raise
         raise FilterError(str(exc)) from exc
+    if operator.key in _ORDERING:
+        check_comparable(column, value)
     return Filter(column=column, operator=operator, raw=raw, value=value)
+
+
+# What a condition on a value the column cannot hold comes to: every row (≠, not in), or none.
+_MATCH_ALL = {"not", "notin"}
+_MATCH_NONE = {"exact", "in", "contains", "startswith", "endswith"}
+_ORDERING = {"lt", "lte", "gt", "gte", "between"}
+
+
+def check_comparable(column: Column, value: Any) -> None:
+    """Refuse to order a text column against characters its character set does not have:
+    unlike equality, "<" has no answer that is known without the database (which refuses)."""
+    holds = text_holds(column)
+    if holds is None:
+        return
+    for item in value if isinstance(value, list) else [value]:
+        if isinstance(item, str) and not holds(item):
+            bad = next(ch for ch in item if not holds(ch))
+            raise FilterError(
+                f"{column.name!r} holds {column_charset(column)} text, which has no character "
+                f"{bad!r} (U+{ord(bad):04X}): it cannot be ordered against {item!r}"
+            )
+
+
+# --- MariaDB/MySQL character sets ------------------------------------------------------------
+
+# MySQL's latin1 is Windows-1252 with its five undefined bytes kept as the C1 controls.
+_LATIN1_EXTRA = {"\x81", "\x8d", "\x8f", "\x90", "\x9d"}
+
+
+def _bmp(text: str) -> bool:
+    return all(ord(ch) <= 0xFFFF for ch in text)
+
+
+def _latin1(text: str) -> bool:
+    try:
+        text.encode("cp1252")
+    except UnicodeEncodeError:
+        return all(ch in _LATIN1_EXTRA or ch.encode("cp1252", "ignore") for ch in text)
+    return True
+
+
+# The character sets whose repertoire is known exactly here (others: the database decides).
+_REPERTOIRES: dict[str, Callable[[str], bool]] = {
+    "utf8mb3": _bmp,
+    "utf8": _bmp,  # utf8mb3 on MariaDB and MySQL
+    "ucs2": _bmp,
+    "ascii": str.isascii,
+    "latin1": _latin1,
+}
+
+
+def column_charset(column: Column) -> str | None:
+    """The character set of a MariaDB/MySQL text column, when discovery saw one: the column's
+    own, else its table's default. None for other databases and for declared models."""
+    type_ = unwrap(column.type)
+    if not type(type_).__module__.startswith("sqlalchemy.dialects.mysql"):
+        return None
+    charset = getattr(type_, "charset", None)
+    if charset is None and isinstance(type_, (String, sat.Enum)):
+        charset = _table_charset(column.expression)
+    return charset.lower() if isinstance(charset, str) else None
+
+
+def _table_charset(expression: Any) -> str | None:
+    prop = getattr(expression, "property", None)  # an ORM attribute: its table column
+    columns = getattr(prop, "columns", None)
+    core = columns[0] if columns else expression
+    table = getattr(core, "table", None)
+    table = getattr(table, "element", table)  # an alias (the query builder's joins)
+    options = getattr(table, "dialect_options", None)
+    if options is None:
+        return None
+    try:
+        mysql = options["mysql"]
+    except KeyError:
+        return None
+    charset = mysql.get("default charset") or mysql.get("charset")
+    return charset if isinstance(charset, str) else None
+
+
+def text_holds(column: Column) -> Callable[[str], bool] | None:
+    """A test of whether ``column`` can hold a text, when its character set cannot hold every
+    character (utf8mb3: none beyond U+FFFF, such as emoji); None when it can, or is unknown."""
+    if column.kind not in TEXT_LIKE:
+        return None
+    charset = column_charset(column)
+    return _REPERTOIRES.get(charset) if charset is not None else None
 
 
 def combine(filters: list[Filter]) -> ColumnElement[bool]:
@@ -259,5 +364,15 @@ def _single_precision(column: Column) -> Any:
 
 
 def search_condition(columns: list[Column], text: str) -> ColumnElement[bool]:
-    """Case-insensitive "contains" across the given text columns, ``%`` and ``_`` literal."""
-    return or_(false(), *[pattern_operand(c).icontains(text, autoescape=True) for c in columns])
+    """Case-insensitive "contains" across the given text columns, ``%`` and ``_`` literal.
+
+    A column whose character set cannot hold the text (``text_holds``) cannot contain it.
+    """
+    return or_(
+        false(),
+        *[
+            pattern_operand(c).icontains(text, autoescape=True)
+            for c in columns
+            if (holds := text_holds(c)) is None or holds(text)
+        ],
+    )

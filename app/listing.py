@@ -18,6 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from flask import current_app, has_app_context
 from sqlalchemy import Select, Table, and_, false, func, literal, or_, select, true
 from sqlalchemy.orm import Session, with_parent
 from sqlalchemy.sql.elements import ColumnElement
@@ -70,14 +71,23 @@ class ListQuery:
         return bool(self.filters or self.search or self.via)
 
 
-FORM_FIELDS = ("_fc", "_fo", "_fv")
+# The filter form's fields: a column, operator and value per row, and the row a "remove"
+# button drops (its position: each button carries one number, not a link to the page without
+# its filter, which repeated every other filter and made a page's size grow with their square).
+FORM_FIELDS = ("_fc", "_fo", "_fv", "_remove")
+
+# Filters one list page may have unless ``MAX_FILTERS`` says otherwise.
+MAX_FILTERS = 50
 
 
-def canonical_args(args: list[tuple[str, str]], default_size: int) -> list[tuple[str, str]] | None:
+def canonical_args(
+    args: list[tuple[str, str]], default_size: int, max_filters: int = MAX_FILTERS
+) -> list[tuple[str, str]] | None:
     """Rewrite the filter form's ``_fc/_fo/_fv`` triples as ``column__op=value`` arguments.
 
     Returns None when there is nothing to rewrite. The form submits the triples so that it
     works without JavaScript; the view redirects to the canonical URL so links stay short.
+    ``_remove=N`` (a row's remove button) leaves out the Nth triple.
     """
     if not any(name in FORM_FIELDS for name, _ in args):
         return None
@@ -86,12 +96,18 @@ def canonical_args(args: list[tuple[str, str]], default_size: int) -> list[tuple
     raws = [v for n, v in args if n == "_fv"]
     if not len(columns) == len(operators) == len(raws):
         raise BadRequest("the filter form sent an incomplete filter")
+    removed = {v for n, v in args if n == "_remove"}
     rest = [
         (n, v)
         for n, v in args
         if n not in FORM_FIELDS and n not in ("_next", "_prev", "_last") and n.startswith("_")
     ]
-    filters = [(f"{c}__{o}", v) for c, o, v in zip(columns, operators, raws) if c]
+    filters = [
+        (f"{c}__{o}", v)
+        for i, (c, o, v) in enumerate(zip(columns, operators, raws))
+        if c and str(i) not in removed
+    ]
+    check_filter_count(len(filters), max_filters)
     # An empty search box and the default page size add nothing to the URL.
     return [
         (n, v)
@@ -100,14 +116,39 @@ def canonical_args(args: list[tuple[str, str]], default_size: int) -> list[tuple
     ]
 
 
+def check_filter_count(count: int, max_filters: int) -> None:
+    """Refuse more filters than a page may have, before any of them is read."""
+    if count > max_filters:
+        raise BadRequest(
+            f"This page asks for {count:,} filters; a list page may have at most "
+            f"{max_filters:,} (the ROWBOAT_MAX_FILTERS setting). Remove some filters, or use "
+            "the “in list” operator to match several values of one column."
+        )
+
+
+def _max_filters() -> int:
+    """The configured cap, for callers that do not pass one (the list export)."""
+    if not has_app_context():
+        return MAX_FILTERS
+    return int(current_app.config.get("MAX_FILTERS", MAX_FILTERS))
+
+
 def parse_list_query(
     entity: Entity,
     catalog: Catalog,
-    args: Iterable[tuple[str, str]],
+    args: Sequence[tuple[str, str]],
     page_size: int,
     max_page_size: int,
+    max_filters: int | None = None,
 ) -> ListQuery:
-    """Turn query-string pairs into a checked ListQuery; BadRequest names any bad part."""
+    """Turn query-string pairs into a checked ListQuery; BadRequest names any bad part.
+
+    More than ``max_filters`` filters (by default the ``MAX_FILTERS`` setting) is a 400.
+    """
+    check_filter_count(
+        sum(1 for name, _ in args if not name.startswith("_")),
+        _max_filters() if max_filters is None else max_filters,
+    )
     query = ListQuery(size=page_size)
     for name, raw in args:
         if not name.startswith("_"):

@@ -12,7 +12,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import request, url_for
+from flask import current_app, request, url_for
+from werkzeug.sansio.utils import host_is_trusted
 
 from . import keys
 from .catalog.model import Entity
@@ -96,3 +97,39 @@ def with_args(
     kept = [(k, v) for k, v in args if k not in removed]
     kept += [(k, str(v)) for k, v in changes.items() if v is not None]
     return kept
+
+
+# --- hosts -----------------------------------------------------------------------------------
+
+
+def host_allowed(host: str, trusted: Sequence[str]) -> bool:
+    """Whether a Host header (``name[:port]`` or ``[v6]:port``) names a trusted host.
+
+    ``trusted`` holds names, IPv4 addresses and bracketed IPv6 literals; an entry starting
+    with a dot also allows its subdomains. Werkzeug checks names and IPv4 (and the header's
+    characters); an IPv6 literal is compared here, as Werkzeug 3.1 cannot match one.
+    """
+    host = host.strip().lower()
+    if host.startswith("["):
+        literal, _, port = host.partition("]")
+        literal += "]"
+        if port and not (port[0] == ":" and port[1:].isascii() and port[1:].isdigit()):
+            return False
+        return literal in trusted and host_is_trusted(host)
+    names = [h for h in trusted if not h.startswith("[")]
+    return bool(names) and host_is_trusted(host, names)
+
+
+def external(path: str) -> str:
+    """An absolute URL for ``path`` (a path ``url_for`` built) to share outside the browser.
+
+    ROWBOAT_BASE_URL when set (the dashboard's public address); otherwise the request's own
+    scheme and host, which the host check (ROWBOAT_TRUSTED_HOSTS) has already let through.
+    """
+    base = current_app.config.get("BASE_URL") or ""
+    if base:
+        root = request.script_root
+        if root and path.startswith(root):
+            path = path[len(root) :]
+        return base.rstrip("/") + path
+    return request.host_url.rstrip("/") + path

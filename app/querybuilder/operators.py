@@ -20,6 +20,7 @@ from ..filters import (
     Filter,
     FilterError,
     Operator,
+    check_comparable,
     make_filter,
     refuse_operator,
     split_list,
@@ -81,4 +82,6 @@ def make_condition(column: Column, op_key: str, raw: str) -> Filter:
         value = [from_text(item, column) for item in items]
     except ValueError as exc:
         raise FilterError(str(exc)) from exc
+    if op_key == BETWEEN.key:
+        check_comparable(column, value)
     return Filter(column=column, operator=operator, raw=raw, value=value)

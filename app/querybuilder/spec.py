@@ -39,6 +39,11 @@ MAX_PATH = 6
 MAX_CONDITIONS = 100
 MAX_DEPTH = 8
 MAX_TERMS = 100
+MAX_GROUPS = 100  # nested WHERE/HAVING groups, empty or not
+# How deep a JSON spec may nest: the spec, its where group, and two levels (an object and its
+# items list) per nested group. Deeper JSON is refused before it is decoded: Python's decoder
+# raised RecursionError (a 500) on a spec nested 1,300 levels deep.
+MAX_JSON_DEPTH = 2 * MAX_DEPTH + 6
 
 
 class QueryError(BadRequest):
@@ -261,6 +266,8 @@ class _TreeBuilder:
             raise QueryError(f"{self.label} group {gid} must be 'and' or 'or', not {kind!r}")
         if gid in self.groups:
             raise QueryError(f"{self.label} group {gid} is defined twice")
+        if len(self.groups) >= MAX_GROUPS:
+            raise QueryError(f"a query may have at most {MAX_GROUPS} {self.label} groups")
         parent = self._group_id(parent_text, self.label) if sep else None
         if gid == 0 and parent is not None:
             raise QueryError(f"the root {self.label} group 0 has no parent")
@@ -285,9 +292,9 @@ class _TreeBuilder:
                 if parent in seen:
                     raise QueryError(f"{self.label} groups {sorted(seen)} contain each other")
                 seen.add(parent)
+                if len(seen) > MAX_DEPTH:  # stop here: each walk costs at most MAX_DEPTH steps
+                    raise QueryError(f"{self.label} groups nest at most {MAX_DEPTH} deep")
                 parent = self.groups[parent][1]
-            if len(seen) > MAX_DEPTH:
-                raise QueryError(f"{self.label} groups nest at most {MAX_DEPTH} deep")
         for gid, item in self.events:
             if gid == -1:
                 nodes[self.groups[item][1] or 0].items.append(nodes[item])
@@ -517,11 +524,32 @@ def from_json(data: Any) -> QuerySpec:
 
 
 def from_json_text(text: str) -> QuerySpec:
+    check_json_depth(text, MAX_JSON_DEPTH)
     try:
         data = json.loads(text)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise QueryError(f"the spec is not valid JSON: {exc}") from None
     return from_json(data)
+
+
+_JSON_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
+def check_json_depth(text: str, limit: int) -> None:
+    """Refuse JSON nested deeper than ``limit`` arrays and objects, in one pass over the text
+    (strings skipped), before a decoder recurses into it."""
+    depth = 0
+    for match in _JSON_TOKENS.finditer(text):
+        token = match.group()
+        if token in ("[", "{"):
+            depth += 1
+            if depth > limit:
+                raise QueryError(
+                    f"the spec nests deeper than {limit} levels: where and having groups "
+                    f"nest at most {MAX_DEPTH} deep"
+                )
+        elif token in ("]", "}"):
+            depth -= 1
 
 
 # --- the builder form -------------------------------------------------------------------------

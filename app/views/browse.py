@@ -92,11 +92,16 @@ def table(db: str, table: str) -> Any:
     catalog = database.catalog
     settings = current_app.config
     args = list(request.args.items(multi=True))
-    canonical = listing.canonical_args(args, current_app.config["PAGE_SIZE"])
+    canonical = listing.canonical_args(args, settings["PAGE_SIZE"], settings["MAX_FILTERS"])
     if canonical is not None:
         return redirect(urls.table(db, entity, canonical))
     query = listing.parse_list_query(
-        entity, catalog, args, settings["PAGE_SIZE"], settings["MAX_PAGE_SIZE"]
+        entity,
+        catalog,
+        args,
+        settings["PAGE_SIZE"],
+        settings["MAX_PAGE_SIZE"],
+        settings["MAX_FILTERS"],
     )
     session = session_for(database)
     joins = labels.label_joins(catalog, entity)

@@ -33,7 +33,7 @@ from ..errors import BadRequest, NotFound, fault_kind
 from ..forms import form_spec, html_name
 from ..forms.builder import FormSpec
 from ..labels import refs_where
-from ..values import to_text
+from ..values import check_text, to_text
 from .lookup import database_named, entity_at
 
 bp = Blueprint("edit", __name__)
@@ -390,11 +390,25 @@ def delete(db: str, table: str, key: str) -> Any:
     )
 
 
+# What a browser removes from a URL before reading it (the WHATWG URL standard): ASCII tab,
+# LF and CR anywhere, and C0 controls and spaces at either end.
+_URL_STRIPPED = {9: None, 10: None, 13: None}
+_URL_TRIMMED = "".join(map(chr, range(0x21)))
+
+
 def _local(url: str) -> str | None:
-    """A same-site path to go back to, or None (never another host: no open redirect)."""
-    if url.startswith("/") and url[1:2] not in ("/", "\\") and "\\" not in url:
-        return url
-    return None
+    """A same-site path to go back to, or None (never another host: no open redirect).
+
+    Checked as a browser will read it: "/\\t/evil.example" is followed as "//evil.example",
+    another host, once the tab is dropped; a backslash counts as a slash. Only a path that
+    starts with exactly one slash passes, and the cleaned form is what the redirect sends.
+    """
+    cleaned = url.translate(_URL_STRIPPED).strip(_URL_TRIMMED)
+    if not cleaned.startswith("/") or cleaned.startswith("//") or "\\" in cleaned:
+        return None
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in cleaned):
+        return None
+    return cleaned
 
 
 def _shown_key(key: str) -> str:
@@ -475,7 +489,12 @@ def lookup(db: str, table: str) -> Any:
         raise BadRequest(f"{entity.name!r} has no column {column!r} to look up by")
     if not entity.primary_key:
         raise BadRequest(f"{entity.name!r} has no primary key: its rows cannot be chosen")
-    results, more = writes.search(session_for(database), entity, column, request.args.get("q", ""))
+    query = request.args.get("q", "")
+    try:
+        check_text(query)
+    except ValueError as exc:  # a NUL: PostgreSQL refuses it in any text
+        raise BadRequest(f"The search text cannot be used: {exc}.") from None
+    results, more = writes.search(session_for(database), entity, column, query)
     return jsonify({"results": results, "more": more})
 
 

@@ -26,7 +26,7 @@ from flask import (
 )
 from sqlalchemy.exc import DBAPIError
 
-from .. import keys, listing, slots
+from .. import keys, listing, slots, urls
 from ..catalog.model import Catalog, Entity
 from ..engines import Database, session_for
 from ..errors import QueryTimeout, RowboatError
@@ -249,7 +249,9 @@ def _page_urls(db: str, spec: QuerySpec) -> dict[str, str]:
 
 
 def _with_run(db: str, spec: QuerySpec, run: bool, external: bool = False) -> str:
-    path = url_for("query.page", db=db, _external=external)
+    path = url_for("query.page", db=db)
+    if external:  # ROWBOAT_BASE_URL, or the request's trusted host: never any Host header
+        path = urls.external(path)
     return f"{path}?{_encode(specs.to_args(spec, run=run))}"
 
 

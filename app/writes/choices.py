@@ -18,12 +18,12 @@ from .. import keys, timeouts
 from ..batches import chunks, key_in
 from ..catalog.model import Catalog, Entity
 from ..counting import EstimateMemo, cached_table_estimate, entity_count
-from ..filters import search_condition
+from ..filters import make_filter, search_condition
 from ..forms.builder import FormSpec
 from ..forms.fields import UNSET, ForeignKeyField, RelatedChanges, RelatedField
 from ..labels import Refs, label_of, refs_where
 from ..reads import read
-from ..values import from_text, to_text
+from ..values import to_text
 
 SMALL_TARGET = 100
 LOOKUP_LIMIT = 20
@@ -205,7 +205,9 @@ def search(
             parts.append(search_condition(columns, query))
         key_column = target.columns[value_key]
         try:
-            parts.append(key_column.expression == from_text(query, key_column))
+            # As a list filter compares: a value the key's character set cannot hold
+            # (an emoji, a utf8mb3 key) matches no row instead of the database refusing.
+            parts.append(make_filter(key_column, "exact", query).condition())
         except ValueError:
             pass
         condition: ColumnElement[bool] = or_(*parts) if parts else literal(False)
