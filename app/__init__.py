@@ -14,11 +14,12 @@ from .config import ConfigError, DatabaseConfig, load_config
 
 def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     """Build the app: config, one engine per database, blueprints and error handlers."""
-    from . import engines, errorpages, urls
+    from .db import engines
     from .views import browse, health
     from .views import edit as edit_views
     from .views import query as query_views
     from .views import schema as schema_views
+    from .web import errorpages, urls
 
     app = Flask(__name__, template_folder="../templates", static_folder="../static")
     config = load_config(os.environ, overrides)
@@ -61,9 +62,9 @@ def _bound_requests(app: Flask) -> None:
     """
     from flask import request
 
-    from . import urls
     from .config import _hosts
-    from .errors import BadRequest, URITooLong
+    from .db.errors import BadRequest, URITooLong
+    from .web import urls
 
     hosts = app.config["TRUSTED_HOSTS"]
     hosts = _hosts(hosts) if isinstance(hosts, str) else tuple(h.lower() for h in hosts or ("*",))

@@ -14,8 +14,9 @@ import re
 import sys
 import time
 
-from app import create_app, keys
+from app import create_app
 from app.catalog.types import ORDERABLE
+from app.core import keys
 
 NEXT_LINK = re.compile(r'rel="next" class="next" href="([^"]+)"')
 

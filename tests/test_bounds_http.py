@@ -21,7 +21,7 @@ from sqlalchemy import create_engine, text
 
 from app import create_app
 from app.config import ConfigError, load_config
-from app.engines import databases_of
+from app.db.engines import databases_of
 from app.querybuilder import spec as specs
 from app.views.edit import _local
 

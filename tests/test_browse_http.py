@@ -20,8 +20,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import Engine, select
 
-from app import keys
 from app.catalog.model import Catalog, Entity, Relation
+from app.core import keys
 
 Reader = Callable[[Any], Any]
 Args = list[tuple[str, str]]

@@ -17,8 +17,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from test_edit_support import edit_app, edit_url, refill  # noqa: F401
 
-from app import keys, labels, writes
-from app.rowpage import find_row
+from app import writes
+from app.browse import labels
+from app.browse.rowpage import find_row
+from app.core import keys
 from app.writes import rows
 
 

@@ -43,7 +43,7 @@ from test_edit_support import (  # noqa: F401
 )
 
 from app import writes
-from app.engines import databases_of, session_for
+from app.db.engines import databases_of, session_for
 
 Read = Callable[[Any], Page]
 

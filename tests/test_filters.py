@@ -34,7 +34,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from app.catalog.model import Column
 from app.catalog.types import kind_of
-from app.filters import (
+from app.core.filters import (
     OPERATORS,
     FilterError,
     combine,

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from app import heap
+from app.db import heap
 
 
 @pytest.fixture

@@ -20,9 +20,9 @@ from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 from test_edit_support import form_data, with_values
 
-from app import keys
 from app.catalog import discovery
-from app.engines import databases_of
+from app.core import keys
+from app.db.engines import databases_of
 
 Read = Callable[[Any], Page]
 
@@ -135,7 +135,7 @@ def test_a_failed_count_does_not_hide_the_database(
     happ: Flask, hclient: FlaskClient, read: Read, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """On every engine: a count the database refuses marks that one table, not the database."""
-    from app import counting
+    from app.browse import counting
 
     real = counting.capped_count
 

@@ -19,7 +19,7 @@ from flask import Flask
 from sqlalchemy import delete, insert
 from sqlalchemy.orm import Session
 
-from app import labels, listing, rowpage
+from app.browse import labels, listing, rowpage
 
 DANGLING_ORDER = 990_001
 MISSING_PERSON = 987_654

@@ -19,7 +19,7 @@ from sqlalchemy.pool import NullPool
 
 from app import create_app
 from app.querybuilder.export import ExportStopped
-from app.slots import slots_of
+from app.web.slots import slots_of
 
 # Views the tests hold the database with. ``ld_sleep``: one row after far longer than any limit
 # given below. ``ld_trickle``: 20,000 rows at once, then a scan of two billion rows that finds

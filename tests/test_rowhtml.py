@@ -1,4 +1,4 @@
-"""Unit tests for the list page's rows built in Python (``app/rowhtml.py``).
+"""Unit tests for the list page's rows built in Python (``app/browse/rowhtml.py``).
 
 The rows skip Jinja's autoescaping, so these tests parse what they produce and check that any
 text (labels and values included) comes back as the same text, never as markup.
@@ -16,10 +16,10 @@ from hypothesis import strategies as st
 from sqlalchemy import Boolean, DateTime, Integer, LargeBinary, Numeric, String, column
 from sqlalchemy.types import TypeEngine
 
-from app import rowhtml
+from app.browse import rowhtml
+from app.browse.labels import RowRef
 from app.catalog.model import Column, Entity, Relation
 from app.catalog.types import kind_of
-from app.labels import RowRef
 
 TEXT = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), max_size=40)
 PREFIXES = {"orders": "/db/orders/", "customers": "/db/customers/"}

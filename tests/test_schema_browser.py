@@ -17,7 +17,7 @@ from conftest import serving
 from flask import Flask
 from test_schema_support import TABLES
 
-from app.keys import entity_segment
+from app.core.keys import entity_segment
 
 pytestmark = pytest.mark.browser
 

@@ -16,7 +16,7 @@ from flask import Flask
 from sqlalchemy import Engine, text
 from test_schema_support import TABLES, VIEW
 
-from app.keys import entity_segment
+from app.core.keys import entity_segment
 
 Read = Callable[[Any], Page]
 

@@ -36,7 +36,7 @@ from sqlalchemy.types import TypeEngine
 
 from app.catalog.model import Column
 from app.catalog.types import kind_of
-from app.values import from_text, to_text
+from app.core.values import from_text, to_text
 
 SHORT = settings(max_examples=100, deadline=None)
 

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from sqlalchemy import Column as SAColumn
+from sqlalchemy.orm import ColumnProperty, InstrumentedAttribute
 from sqlalchemy.types import TypeEngine
 
 
@@ -35,6 +37,15 @@ class Column:
             return str(self.type)
         except Exception:  # some dialect types cannot render without a dialect
             return type(self.type).__name__
+
+
+def core_columns(column: Column) -> list[Any]:
+    """The table columns behind a catalog column (several for an inherited key), or []."""
+    expression = column.expression
+    if isinstance(expression, InstrumentedAttribute):
+        prop = expression.property
+        return list(prop.columns) if isinstance(prop, ColumnProperty) else []
+    return [expression] if isinstance(expression, SAColumn) else []
 
 
 @dataclass(eq=False)

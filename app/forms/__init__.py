@@ -5,9 +5,10 @@ mode)`` returns the cached form of a table; the views instantiate it per request
 write services read its values.
 """
 
-from .builder import ColumnSpec, FormSpec, RelatedSpec, form_spec, html_name
+from .builder import FormSpec, RelatedSpec, form_spec, html_name
 from .converters import Conversion, convert, register
 from .fields import BOOL_MARKER, NULL_FLAG, RELATED_MARKER, UNSET
+from .spec import ColumnSpec
 
 __all__ = [
     "BOOL_MARKER",

@@ -17,48 +17,16 @@ from typing import Any
 
 import wtforms
 from sqlalchemy import CheckConstraint, inspect
-from sqlalchemy import Column as SAColumn
-from sqlalchemy.orm import ColumnProperty, InstrumentedAttribute, Mapper
+from sqlalchemy.orm import Mapper
 from wtforms.validators import Length
 
-from ..catalog.model import Catalog, Column, Entity, Relation
+from ..catalog.model import Catalog, Column, Entity, Relation, core_columns
 from . import fields as field_classes
-from .converters import Conversion, convert, json_text
+from .converters import convert, json_text
 from .fields import UNSET, ColumnField, RelatedChanges, RelatedField
+from .spec import ColumnSpec
 
 MODES = ("create", "edit")
-
-
-@dataclass(eq=False)
-class ColumnSpec:
-    """Everything a field needs to know about its column, computed once."""
-
-    key: str
-    name: str
-    html_name: str
-    column: Column
-    mode: str
-    conversion: Conversion
-    nullable: bool
-    has_default: bool
-    default_text: str | None
-    editable: bool
-    not_editable_reason: str | None
-    relation: Relation | None  # the many-to-one relation this column is the key of
-    target: Entity | None
-    target_key: str | None
-    help: str = ""
-
-    @property
-    def field_type(self) -> str:
-        return "ForeignKeyField" if self.relation is not None else self.conversion.field
-
-    @property
-    def required(self) -> bool:
-        """Whether the user must type something for the submit to work."""
-        if not self.editable or self.nullable:
-            return False
-        return not (self.mode == "create" and self.has_default)
 
 
 @dataclass(eq=False)
@@ -132,15 +100,6 @@ def form_spec(entity: Entity, catalog: Catalog, mode: str) -> FormSpec:
 
 def html_name(key: str) -> str:
     return f"c:{key}" if key.startswith("_") or key == "csrf_token" else key
-
-
-def core_columns(column: Column) -> list[Any]:
-    """The table columns behind a catalog column (several for an inherited key), or []."""
-    expression = column.expression
-    if isinstance(expression, InstrumentedAttribute):
-        prop = expression.property
-        return list(prop.columns) if isinstance(prop, ColumnProperty) else []
-    return [expression] if isinstance(expression, SAColumn) else []
 
 
 def _default_text(core: Any) -> str | None:

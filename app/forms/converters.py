@@ -23,10 +23,10 @@ from sqlalchemy import types as sat
 from sqlalchemy.dialects import mysql, postgresql
 from sqlalchemy.types import TypeEngine
 
-from .. import looseval
 from ..catalog.readtypes import as_text, beyond_python
 from ..catalog.types import kind_of
-from ..values import to_text
+from ..core import looseval
+from ..core.values import to_text
 
 Parse = Callable[[str], Any]
 Format = Callable[[Any], str]

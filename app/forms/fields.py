@@ -14,17 +14,15 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from werkzeug.datastructures import FileStorage
 from wtforms import Field
 from wtforms.utils import unset_value
 
-from ..blobs import Upload
 from ..catalog.readtypes import StoredText
-
-if TYPE_CHECKING:
-    from .builder import ColumnSpec
+from ..db.blobs import Upload
+from .spec import ColumnSpec
 
 
 class _Unset:

@@ -23,7 +23,7 @@ from sqlalchemy.orm import aliased
 from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.elements import ClauseElement, ColumnElement
 
-from ..filters import Filter
+from ..core.filters import Filter
 from .spec import FieldRef
 from .validate import AggregateTerm, ConditionGroup, FieldTerm, Plan, Source, Term
 

@@ -7,7 +7,7 @@ sum(UnitPrice) descending, first 100 rows" reads as what the SQL does, without t
 
 from __future__ import annotations
 
-from ..filters import Filter, split_list
+from ..core.filters import Filter, split_list
 from .validate import AggregateTerm, ConditionGroup, Plan
 
 _NUMBERS = {"integer", "numeric", "float"}

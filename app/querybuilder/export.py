@@ -48,8 +48,9 @@ from sqlalchemy import Select, event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
-from .. import looseval, timeouts
-from ..errors import QueryTimeout
+from ..core import looseval
+from ..db import timeouts
+from ..db.errors import QueryTimeout
 from .run import read_only, timed_out
 
 log = logging.getLogger(__name__)

@@ -1,6 +1,6 @@
 """The query builder's operators: the list page's table plus "between" and "not in".
 
-The list page's operators (``app.filters``) are reused as they are; the two additions are
+The list page's operators (``app.core.filters``) are reused as they are; the two additions are
 ``Operator`` entries of the same shape, so one ``Filter`` object builds, converts and describes
 every condition whichever table the operator came from.
 """
@@ -14,7 +14,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from ..catalog.model import Column
 from ..catalog.types import ORDERABLE
-from ..filters import (
+from ..core.filters import (
     OPERATORS,
     OPERATORS_BY_KEY,
     Filter,
@@ -25,7 +25,7 @@ from ..filters import (
     refuse_operator,
     split_list,
 )
-from ..values import from_text
+from ..core.values import from_text
 
 _COMPARABLE = frozenset(ORDERABLE - {"boolean", "binary"})
 

@@ -19,7 +19,7 @@ from sqlalchemy import Select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
-from .. import timeouts
+from ..db import timeouts
 from .compile import Explain
 
 

@@ -28,7 +28,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ..errors import BadRequest
+from ..db.errors import BadRequest
 
 AGGREGATES = ("count", "count_distinct", "sum", "avg", "min", "max")
 JOIN_KINDS = ("inner", "left")

@@ -16,7 +16,7 @@ from sqlalchemy.types import TypeEngine
 
 from ..catalog.model import Catalog, Column, Entity, Relation
 from ..catalog.types import ORDERABLE
-from ..filters import Filter, FilterError
+from ..core.filters import Filter, FilterError
 from .operators import HAVING_KEYS, make_condition
 from .spec import (
     MAX_PATH,

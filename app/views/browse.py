@@ -11,15 +11,18 @@ from flask import Blueprint, current_app, redirect, render_template, request
 from markupsafe import Markup
 from sqlalchemy.exc import DBAPIError
 
-from .. import keys, labels, listing, rowhtml, rowpage, slots, timeouts, urls
+from ..browse import labels, listing, rowhtml, rowpage
+from ..browse.counting import Count
+from ..browse.overview import database_overview
 from ..catalog.model import Entity
-from ..counting import Count
-from ..engines import databases_of, session_for
-from ..errorpages import object_problem
-from ..errors import Unreadable
-from ..filters import OPERATORS, operator_keys
-from ..formatting import cell
-from ..overview import database_overview
+from ..core import keys
+from ..core.filters import OPERATORS, operator_keys
+from ..core.formatting import cell
+from ..db import timeouts
+from ..db.engines import databases_of, session_for
+from ..db.errors import Unreadable
+from ..web import slots, urls
+from ..web.errorpages import object_problem
 from .lookup import database_named, entity_at
 
 bp = Blueprint("browse", __name__)
@@ -106,7 +109,7 @@ def table(db: str, table: str) -> Any:
     session = session_for(database)
     joins = labels.label_joins(catalog, entity)
     # A page no index serves takes one of the database's few slow slots (503 when none is free).
-    slots.hold_for_request(database, slots.slow_list(entity, query))
+    slots.hold_for_request(database, listing.slow_list(entity, query))
     with _reading(entity):
         try:
             page = listing.fetch_page(session, entity, query, catalog.dialect, joins)

@@ -25,15 +25,19 @@ from flask import (
 from sqlalchemy.exc import DBAPIError
 from werkzeug.datastructures import CombinedMultiDict
 
-from .. import blobs, keys, rowpage, urls, writes
-from ..batches import key_in
+from .. import writes
+from ..browse import rowpage
+from ..browse.labels import refs_where
 from ..catalog.model import Entity
-from ..engines import Database, session_for
-from ..errors import BadRequest, NotFound, fault_kind
+from ..core import keys
+from ..core.batches import key_in
+from ..core.values import check_text, to_text
+from ..db import blobs
+from ..db.engines import Database, session_for
+from ..db.errors import BadRequest, NotFound, fault_kind
 from ..forms import form_spec, html_name
 from ..forms.builder import FormSpec
-from ..labels import refs_where
-from ..values import check_text, to_text
+from ..web import urls
 from .lookup import database_named, entity_at
 
 bp = Blueprint("edit", __name__)

@@ -21,8 +21,8 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify
 from sqlalchemy import text
 
-from ..engines import Database, databases_of
-from ..errors import fault_kind
+from ..db.engines import Database, databases_of
+from ..db.errors import fault_kind
 
 bp = Blueprint("health", __name__)
 log = logging.getLogger(__name__)

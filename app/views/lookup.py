@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from flask import current_app
 
-from .. import keys
 from ..catalog.model import Entity
-from ..engines import Database, databases_of
-from ..errors import NotFound
+from ..core import keys
+from ..db.engines import Database, databases_of
+from ..db.errors import NotFound
 
 
 def database_named(name: str) -> Database:

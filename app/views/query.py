@@ -26,11 +26,12 @@ from flask import (
 )
 from sqlalchemy.exc import DBAPIError
 
-from .. import keys, listing, slots, urls
+from ..browse import listing
 from ..catalog.model import Catalog, Entity
-from ..engines import Database, session_for
-from ..errors import QueryTimeout, RowboatError
-from ..formatting import cell
+from ..core import keys
+from ..core.formatting import cell
+from ..db.engines import Database, session_for
+from ..db.errors import QueryTimeout, RowboatError
 from ..querybuilder import spec as specs
 from ..querybuilder.compile import compile_plan, render_sql
 from ..querybuilder.describe import describe
@@ -39,10 +40,11 @@ from ..querybuilder.operators import HAVING_KEYS, QUERY_OPERATORS, operators_for
 from ..querybuilder.run import Result, explain, run_select
 from ..querybuilder.spec import AGGREGATES, QueryError, QuerySpec
 from ..querybuilder.validate import FUNC_LABELS, FieldTerm, Plan, join_choices, reachable, validate
+from ..web import slots, urls
 from .lookup import database_named, entity_at
 
 bp = Blueprint("query", __name__)
-# Slow operations take a slot of their database (app.slots): exports and runs here, list pages
+# Slow operations take a slot of their database (app.web.slots): exports and runs here, list pages
 # off their fast path in browse.
 bp.record_once(lambda state: slots.init_app(cast(Flask, state.app)))
 

@@ -21,10 +21,10 @@ from flask import (
 )
 from werkzeug.exceptions import HTTPException
 
-from .. import keys
 from ..catalog.discovery import load_models
-from ..engines import Database, session_for
-from ..errors import NotFound
+from ..core import keys
+from ..db.engines import Database, session_for
+from ..db.errors import NotFound
 from ..schema import diagram as diagrams
 from ..schema.cache import SnapshotCache
 from ..schema.ddl import table_ddl

@@ -14,16 +14,18 @@ from sqlalchemy import ColumnElement, func, literal, or_, select, true
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, with_parent
 
-from .. import keys, timeouts
-from ..batches import chunks, key_in
+from ..browse.counting import cached_table_estimate, entity_count
+from ..browse.labels import Refs, label_of, refs_where
 from ..catalog.model import Catalog, Entity
-from ..counting import EstimateMemo, cached_table_estimate, entity_count
-from ..filters import make_filter, search_condition
+from ..core import keys
+from ..core.batches import chunks, key_in
+from ..core.filters import make_filter, search_condition
+from ..core.values import to_text
+from ..db import timeouts
+from ..db.engines import EstimateMemo
+from ..db.reads import read
 from ..forms.builder import FormSpec
 from ..forms.fields import UNSET, ForeignKeyField, RelatedChanges, RelatedField
-from ..labels import Refs, label_of, refs_where
-from ..reads import read
-from ..values import to_text
 
 SMALL_TARGET = 100
 LOOKUP_LIMIT = 20

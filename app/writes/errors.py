@@ -28,11 +28,11 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from sqlalchemy.schema import ColumnCollectionConstraint
 
-from .. import keys
+from ..browse.labels import refs_where
 from ..catalog.model import Catalog, Entity
-from ..errors import RowboatError
+from ..core import keys
+from ..db.errors import RowboatError
 from ..forms.converters import integer_range
-from ..labels import refs_where
 
 
 @dataclass(frozen=True)

@@ -31,9 +31,9 @@ from sqlalchemy import (
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Mapper, Session
 
-from .. import timeouts
 from ..catalog.model import Catalog, Entity
-from ..values import to_text
+from ..core.values import to_text
+from ..db import timeouts
 
 MAX_DEPTH = 3  # cascades followed this many tables deep
 MAX_COUNTS = 40  # and at most this many counting queries per preview

@@ -11,7 +11,7 @@ the row as it was loaded (or the model's ``version_id_col``), and the save locks
 (``SELECT ... FOR UPDATE``; on SQLite the write transaction begins IMMEDIATE) and refuses to
 write when the fingerprint no longer matches.
 
-Binary values are never loaded whole (``app.blobs``): objects are loaded with their binary
+Binary values are never loaded whole (``app.db.blobs``): objects are loaded with their binary
 columns deferred, the fingerprint takes each one's size and SHA-256 from the database, and a new
 file is written a slice at a time from the temporary file it was uploaded to.
 """
@@ -36,15 +36,15 @@ from sqlalchemy.orm import Mapper, Session
 from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.schema import sort_tables
 
-from .. import blobs, keys, timeouts
-from ..batches import chunks, key_in
-from ..catalog.model import Catalog, Entity
-from ..errors import NotFound, ReadOnly, fault_cause, fault_kind
-from ..forms.builder import core_columns
+from ..browse.labels import Refs, label_joins
+from ..browse.listing import SIZE_ONLY
+from ..browse.rowpage import decode_key, find_row
+from ..catalog.model import Catalog, Entity, core_columns
+from ..core import keys
+from ..core.batches import chunks, key_in
+from ..db import blobs, timeouts
+from ..db.errors import NotFound, ReadOnly, fault_cause, fault_kind
 from ..forms.fields import RelatedChanges
-from ..labels import Refs, label_joins
-from ..listing import SIZE_ONLY
-from ..rowpage import decode_key, find_row
 from .errors import Conflict, Problem, WriteContext, WriteFailed, translate
 
 

@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from .catalog.readtypes import StoredText
+from ..catalog.readtypes import StoredText
 
 # Text psycopg2 would misread rather than reject.
 _BEYOND_PYTHON = re.compile(r"infinity|BC$|^\d{5,}-|^24:", re.IGNORECASE)

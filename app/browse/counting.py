@@ -16,9 +16,10 @@ from sqlalchemy import Select, func, literal, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from . import timeouts
-from .catalog.model import Catalog, Entity
-from .querybuilder.compile import Explain
+from ..catalog.model import Catalog, Entity
+from ..db import timeouts
+from ..db.engines import EstimateMemo
+from ..querybuilder.compile import Explain
 
 
 @dataclass(frozen=True)
@@ -119,8 +120,6 @@ def table_estimate(session: Session, catalog: Catalog, entity: Entity) -> int | 
 
 # How long a table's row estimate is reused before it is read again, in seconds.
 ESTIMATE_MAX_AGE = 60.0
-
-EstimateMemo = dict[str, tuple[float, int | None]]  # entity name -> (when read, estimate)
 
 
 def cached_table_estimate(

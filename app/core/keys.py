@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from .catalog.model import Column
+from ..catalog.model import Column
 from .values import from_text, to_text
 
 _SAFE = re.compile(r"[A-Za-z0-9_-]")

@@ -17,9 +17,10 @@ from typing import Any
 
 from markupsafe import Markup
 
-from . import keys, urls
-from .catalog.model import Catalog, Column, Entity, Relation
-from .formatting import NULL_HTML, cell, formatter_for
+from ..catalog.model import Catalog, Column, Entity, Relation
+from ..core import keys
+from ..core.formatting import NULL_HTML, cell, formatter_for
+from ..web import urls
 from .labels import Refs
 
 

@@ -20,12 +20,14 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.orm import Session
 
+from ..config import DatabaseConfig
 from . import heap, pgvalues, timeouts
-from .config import DatabaseConfig
-from .counting import EstimateMemo
 from .errors import DiscoveryBusy, DiscoveryFailed, scrub, unavailable
 
 log = logging.getLogger(__name__)
+
+# Row estimates of big tables: entity name -> (when read, estimate).
+EstimateMemo = dict[str, tuple[float, int | None]]
 
 
 def build_engine(db: DatabaseConfig, settings: dict[str, Any]) -> Engine:
@@ -149,7 +151,7 @@ class Database:
             self._lock.release()
 
     def _discover(self) -> Any:
-        from .catalog import discovery
+        from ..catalog import discovery
 
         retry = float(self.settings.get("DISCOVERY_RETRY", 30.0))
         if self._failure is not None:

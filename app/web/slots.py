@@ -19,13 +19,10 @@ from typing import Any
 
 from flask import Flask, current_app, g
 
-from .catalog.model import Entity
-from .errors import TooBusy
+from ..db.errors import TooBusy
 
 _REGISTRY = "rowboat.slots"
 _LOCK = threading.Lock()
-# Filter operators no index serves (a pattern that does not start the value).
-_SCANNING_OPERATORS = frozenset({"contains", "endswith", "not"})
 
 
 class Slots:
@@ -122,28 +119,3 @@ def init_app(app: Flask) -> None:
         response = app.make_response(render_error(exc.status, exc.title, exc.message))
         response.headers["Retry-After"] = str(exc.retry_after)
         return response
-
-
-def slow_list(entity: Entity, query: Any) -> bool:
-    """Whether a list page is off its fast path: no index serves its order, filters or search.
-
-    A search reads every text column of every row; a filter on a column that leads no index
-    (or a pattern no index serves) reads the whole table; so does ordering by a column that
-    leads no index (a table without a key orders by its first columns). A view's query may
-    cost anything, so its pages count as slow; a materialized view is a table.
-    """
-    from . import listing
-
-    if query.search or entity.kind == "view":
-        return True
-    indexed = listing.indexed_columns(entity)
-    for item in query.filters:
-        if item.column.computed or item.column.name not in indexed:
-            return True
-        if item.operator.key in _SCANNING_OPERATORS:
-            return True
-    order = listing.order_columns(entity, query)
-    if not order:
-        return False
-    first = order[0]
-    return bool(first.computed or first.name not in indexed)

@@ -18,8 +18,8 @@ from sqlalchemy import types as sat
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.sql.elements import ColumnElement
 
-from .catalog.model import Column
-from .catalog.types import ORDERABLE, TEXT_LIKE, unwrap
+from ..catalog.model import Column
+from ..catalog.types import ORDERABLE, TEXT_LIKE, unwrap
 from .values import check_text, from_text
 
 _ALL = None  # applies to every kind

@@ -23,15 +23,16 @@ from sqlalchemy import Select, Table, and_, false, func, literal, or_, select, t
 from sqlalchemy.orm import Session, with_parent
 from sqlalchemy.sql.elements import ColumnElement
 
-from . import keys
-from .catalog.model import Catalog, Column, Entity, Relation
-from .catalog.types import ORDERABLE
-from .counting import Count, EstimateMemo, cached_table_estimate, capped_count, planner_estimate
-from .errors import BadRequest, NotFound, QueryTimeout
-from .filters import Filter, FilterError, combine, make_filter, search_condition
+from ..catalog.model import Catalog, Column, Entity, Relation
+from ..catalog.types import ORDERABLE
+from ..core import keys
+from ..core.filters import Filter, FilterError, combine, make_filter, search_condition
+from ..core.values import check_text, from_text, to_text
+from ..db.engines import EstimateMemo
+from ..db.errors import BadRequest, NotFound, QueryTimeout
+from ..db.reads import read
+from .counting import Count, cached_table_estimate, capped_count, planner_estimate
 from .labels import LabelJoin, Refs, label_columns, split_labelled
-from .reads import read
-from .values import check_text, from_text, to_text
 
 # Kinds whose values the list page never fetches whole (it shows their size instead).
 SIZE_ONLY = {"binary"}
@@ -604,3 +605,30 @@ def indexed_columns(entity: Entity) -> set[str]:
     if table.primary_key.columns:
         names.add(table.primary_key.columns.values()[0].name)
     return names
+
+
+# Filter operators no index serves (a pattern that does not start the value).
+_SCANNING_OPERATORS = frozenset({"contains", "endswith", "not"})
+
+
+def slow_list(entity: Entity, query: Any) -> bool:
+    """Whether a list page is off its fast path: no index serves its order, filters or search.
+
+    A search reads every text column of every row; a filter on a column that leads no index
+    (or a pattern no index serves) reads the whole table; so does ordering by a column that
+    leads no index (a table without a key orders by its first columns). A view's query may
+    cost anything, so its pages count as slow; a materialized view is a table.
+    """
+    if query.search or entity.kind == "view":
+        return True
+    indexed = indexed_columns(entity)
+    for item in query.filters:
+        if item.column.computed or item.column.name not in indexed:
+            return True
+        if item.operator.key in _SCANNING_OPERATORS:
+            return True
+    order = order_columns(entity, query)
+    if not order:
+        return False
+    first = order[0]
+    return bool(first.computed or first.name not in indexed)

@@ -11,14 +11,15 @@ from sqlalchemy import BindParameter, Select, and_, bindparam, false, inspect
 from sqlalchemy.orm import Session, with_parent
 from sqlalchemy.orm.attributes import set_committed_value
 
-from . import blobs, keys
-from .catalog.model import Catalog, Entity, Relation
+from ..catalog.model import Catalog, Entity, Relation
+from ..core import keys
+from ..core.values import to_text
+from ..db import blobs
+from ..db.errors import NotFound
+from ..db.reads import read
 from .counting import Count, capped_count
-from .errors import NotFound
 from .labels import LabelJoin, Refs, RowRef, label_columns, read_refs, refs_select, split_labelled
 from .listing import SIZE_ONLY, base_select, selected
-from .reads import read
-from .values import to_text
 
 PREVIEW_ROWS = 5
 

@@ -15,8 +15,8 @@ from urllib.parse import urlencode
 from flask import current_app, request, url_for
 from werkzeug.sansio.utils import host_is_trusted
 
-from . import keys
-from .catalog.model import Entity
+from ..catalog.model import Entity
+from ..core import keys
 
 # Path segments the blueprint uses itself; no database may take these names.
 RESERVED_NAMES = {"static", "healthz", "-"}

@@ -20,9 +20,9 @@ from sqlalchemy import Select, and_, inspect, select, tuple_
 from sqlalchemy.exc import InvalidRequestError
 from sqlalchemy.orm import Session, raiseload
 
-from . import keys
-from .catalog.model import Catalog, Entity, Relation
-from .reads import read
+from ..catalog.model import Catalog, Entity, Relation
+from ..core import keys
+from ..db.reads import read
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,8 @@ from sqlalchemy.exc import DataError, DBAPIError, OperationalError, PendingRollb
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from . import timeouts
-from .errors import DatabaseBusy, DatabaseUnavailable, RowboatError, fault_kind, unavailable
+from ..db import timeouts
+from ..db.errors import DatabaseBusy, DatabaseUnavailable, RowboatError, fault_kind, unavailable
 
 
 def _wants_json() -> bool:

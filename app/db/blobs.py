@@ -47,7 +47,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, defer
 from sqlalchemy.orm.attributes import InstrumentedAttribute
 
-from .catalog.model import Column, Entity
+from ..catalog.model import Column, Entity, core_columns
 from .errors import RowboatError
 
 READ_CHUNK = 1024 * 1024  # bytes per downloaded (or, on SQLite, hashed) slice
@@ -134,8 +134,6 @@ class Upload:
 
 def binary_keys(entity: Entity) -> list[str]:
     """The stored binary columns of ``entity`` (not computed ones: they are not written)."""
-    from .forms.builder import core_columns  # forms import this module
-
     return [k for k, c in entity.columns.items() if c.kind == "binary" and core_columns(c)]
 
 
@@ -284,8 +282,6 @@ def _sqlite_blob(
 ) -> Any | None:
     """An incremental blob handle on the value (SQLite only), or None: another database, a
     ``WITHOUT ROWID`` table, a missing row or a NULL."""
-    from .forms.builder import core_columns
-
     connection = _connection(session)
     cores = core_columns(column)
     if connection.dialect.name != "sqlite" or not cores:
@@ -382,8 +378,6 @@ def write_chunk_size(session: Session) -> int:
 def append_rest(session: Session, entity: Entity, obj: Any, key: str, upload: Upload) -> None:
     """Append all but the first slice of ``upload`` to the column ``key`` of ``obj``'s row (the
     first was written through the ORM), a slice per statement, in the session's transaction."""
-    from .forms.builder import core_columns
-
     chunk_size = write_chunk_size(session)
     slices = upload.slices(chunk_size)
     next(slices, None)  # written with the object

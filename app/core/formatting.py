@@ -17,8 +17,8 @@ from typing import Any
 
 from markupsafe import Markup
 
+from ..catalog.model import Column
 from . import looseval
-from .catalog.model import Column
 
 CUT_AT = 80
 

@@ -7,11 +7,11 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
-from .catalog.model import Catalog, Entity
+from ..catalog.model import Catalog, Entity
+from ..db.engines import Database, session_for
+from ..db.errors import DiscoveryFailed, scrub, unavailable
+from ..web.errorpages import disconnected
 from .counting import Count, entity_count, table_estimates
-from .engines import Database, session_for
-from .errorpages import disconnected
-from .errors import DiscoveryFailed, scrub, unavailable
 
 log = logging.getLogger(__name__)
 

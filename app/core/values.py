@@ -13,9 +13,9 @@ import enum
 import uuid
 from typing import Any
 
-from .catalog.model import Column
-from .catalog.readtypes import as_text, beyond_python
-from .catalog.types import unwrap
+from ..catalog.model import Column
+from ..catalog.readtypes import as_text, beyond_python
+from ..catalog.types import unwrap
 
 _TRUE = {"1", "true", "t", "yes", "y", "on"}
 _FALSE = {"0", "false", "f", "no", "n", "off"}

@@ -1,0 +1,1 @@
+"""Browsing rows: list pages, counts, labels, the row page, rows as HTML, the home overview."""
