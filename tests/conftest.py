@@ -166,15 +166,6 @@ def database_with(
         yield url
 
 
-class ClosingClient(FlaskClient):
-    """A test client that reads every answer whole and closes it, as a WSGI server closes it
-    (an export holds one of its database's slow slots until then)."""
-
-    def open(self, *args: Any, **kwargs: Any) -> Any:
-        kwargs.setdefault("buffered", True)
-        return super().open(*args, **kwargs)
-
-
 @contextmanager
 def dashboard_for(
     url: str,

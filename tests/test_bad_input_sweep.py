@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 import pytest
-from conftest import ENGINES, ClosingClient, engine_of, fresh_database
+from conftest import ENGINES, engine_of, fresh_database
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
@@ -71,7 +71,6 @@ def sapp(sweep_url: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Iter
 
 @pytest.fixture
 def sclient(sapp: Flask) -> FlaskClient:
-    sapp.test_client_class = ClosingClient
     return sapp.test_client()
 
 
