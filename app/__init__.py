@@ -19,7 +19,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     from .views import edit as edit_views
     from .views import query as query_views
     from .views import schema as schema_views
-    from .web import errorpages, urls
+    from .web import errorpages, headers, urls
 
     app = Flask(__name__, template_folder="../templates", static_folder="../static")
     config = load_config(os.environ, overrides)
@@ -47,6 +47,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     app.jinja_env.globals["url_for"] = urls.cached_url_for
     CSRFProtect(app)  # every POST form carries csrf_token(); the schema refresh is one
     errorpages.init_app(app)
+    headers.init_app(app)
     return app
 
 

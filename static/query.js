@@ -98,5 +98,10 @@
     if (row) syncRow(row);
   });
 
+  // The share link selects itself when focused, ready to copy (no inline handler: the
+  // Content-Security-Policy runs scripts from files only).
+  var share = document.querySelector(".qb-share");
+  if (share) share.addEventListener("focus", function () { share.select(); });
+
   syncAll(form);
 })();
