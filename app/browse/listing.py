@@ -26,7 +26,14 @@ from sqlalchemy.sql.elements import ColumnElement
 from ..catalog.model import Catalog, Column, Entity, Relation
 from ..catalog.types import ORDERABLE
 from ..core import keys
-from ..core.filters import Filter, FilterError, combine, make_filter, search_condition
+from ..core.filters import (
+    Filter,
+    FilterError,
+    combine,
+    compared_value,
+    make_filter,
+    search_condition,
+)
 from ..core.values import check_text, from_text, to_text
 from ..db.engines import EstimateMemo
 from ..db.errors import BadRequest, NotFound, QueryTimeout
@@ -343,8 +350,7 @@ def _seek(
             after = expr.is_not(None) if nulls_first else false()
             equal = expr.is_(None)
         else:
-            # An explicit bind: SQLAlchemy refuses ``column > False`` with a plain Python bool.
-            value = literal(value, column.type)
+            value = _bound(column, value)
             after = expr < value if descending else expr > value
             if column.nullable and not nulls_first:
                 after = or_(after, expr.is_(None))
@@ -355,10 +361,22 @@ def _seek(
     # A redundant bound on the leading column lets the database seek with an index on it.
     first, value = columns[0], values[0]
     if value is not None and (not first.nullable or nulls_first):
-        value = literal(value, first.type)
+        value = _bound(first, value)
         bound = first.expression <= value if descending else first.expression >= value
         condition = and_(bound, condition)
     return condition
+
+
+def _bound(column: Column, value: Any) -> Any:
+    """A cursor value as the database compares it with the column.
+
+    An explicit bind: SQLAlchemy refuses ``column > False`` with a plain Python bool. A
+    single-precision column's value is cast to its precision (``compared_value``): the cursor
+    holds 0.1 as shown, the column the float32 0.100000001..., and compared as doubles the row
+    at the cursor came back on every next page.
+    """
+    compared = compared_value(column, value)
+    return literal(value, column.type) if compared is value else compared
 
 
 # --- statements --------------------------------------------------------------------------------
