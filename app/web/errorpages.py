@@ -113,7 +113,7 @@ def init_app(app: Flask) -> None:
         if stale is not None:
             status, message = stale
             return render_error(status, "Schema changed", message)
-        if isinstance(exc, DataError):
+        if refused_value(exc):
             # A value the database would not take for its column (out of range, bad text).
             return render_error(400, "Value refused", f"The database refused a value: {exc.orig}")
         app.logger.exception("database error")
@@ -169,11 +169,26 @@ def object_problem(exc: DBAPIError) -> str | None:
     filter's literal: a 400); any other refusal to read one table or view (PostgreSQL's "has
     not been populated", "permission denied") is that object's problem, shown as its reason.
     """
-    if isinstance(exc, DataError) or timeouts.is_timeout(exc):
+    if refused_value(exc) or timeouts.is_timeout(exc):
         return None
     if _stale_schema(exc) is not None or disconnected(exc):
         return None
     return str(exc.orig).strip()
+
+
+# MariaDB/MySQL errors about a value of the request, raised as OperationalError rather than
+# DataError: 1267 "Illegal mix of collations" (a character the column's character set lacks,
+# compared with it) and 1271 / 1270 (the same among three or more operands).
+_MYSQL_VALUE_ERRORS = frozenset({1267, 1270, 1271})
+
+
+def refused_value(exc: DBAPIError) -> bool:
+    """Whether the database refused a value the request gave (a 400), not the request's object
+    or the database itself."""
+    if isinstance(exc, DataError):
+        return True
+    args: tuple[Any, ...] = tuple(getattr(exc.orig, "args", ()))
+    return len(args) > 0 and args[0] in _MYSQL_VALUE_ERRORS
 
 
 def disconnected(exc: DBAPIError) -> bool:
