@@ -9,7 +9,7 @@ from typing import Any
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
-from .config import ConfigError, DatabaseConfig, load_config
+from .config import INSTANCE_FOLDER, ConfigError, DatabaseConfig, load_config
 
 
 def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
@@ -29,6 +29,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
         if name in urls.RESERVED_NAMES:
             raise ConfigError(f"{name!r} cannot name a database: the dashboard uses it")
     app.config.update(config)
+    _init_state(app)
     # Werkzeug holds each non-file field of a form in memory, up to this many bytes (a text
     # value of a row form); beyond it the request is refused with 413 (errorpages).
     app.config["MAX_FORM_MEMORY_SIZE"] = config["MAX_FORM_MEMORY"]
@@ -93,9 +94,39 @@ def _bound_requests(app: Flask) -> None:
             )
 
 
+def _init_state(app: Flask) -> None:
+    """Open the state database and bring it to the newest migration (under its lock).
+
+    A database that cannot be migrated stops start-up: StateDatabaseError names its URL,
+    without the password. The engine is kept in ``app.extensions["rowboat.state"]`` and
+    disposed when the app goes away.
+    """
+    import weakref
+
+    from .state import cli, migrate
+
+    url = app.config["STATE_URL"] or "sqlite:///" + _instance_path(
+        f"{INSTANCE_FOLDER}/state.sqlite", app.root_path
+    )
+    app.config["STATE_URL"] = url
+    engine = migrate.state_engine(url)
+    try:
+        migrate.upgrade(engine)
+    except BaseException:
+        engine.dispose()
+        raise
+    app.extensions["rowboat.state"] = engine
+    weakref.finalize(app, engine.dispose)
+    app.cli.add_command(cli.state)
+
+
+def _instance_path(path: str, root: str) -> str:
+    """A relative path is taken from the checkout (the folder above the app package)."""
+    return path if os.path.isabs(path) else os.path.join(os.path.dirname(root), path)
+
+
 def _demo_database(path: str, root: str) -> DatabaseConfig:
     from .demo import ensure_demo_database
 
-    if not os.path.isabs(path):
-        path = os.path.join(os.path.dirname(root), path)
+    path = _instance_path(path, root)
     return DatabaseConfig(name="demo", url=ensure_demo_database(path), models="app.demo:Base")

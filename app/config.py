@@ -31,6 +31,9 @@ def _bool(text: str) -> bool:
     raise ValueError(f"expected a boolean, got {text!r}")
 
 
+# Where the demo database and the default state database live, relative to the checkout.
+INSTANCE_FOLDER = "instance"
+
 SETTINGS: tuple[Setting, ...] = (
     Setting("PAGE_SIZE", 50, int, "Rows on a list page unless the URL asks for another size."),
     Setting("MAX_PAGE_SIZE", 500, int, "Largest page size a URL may ask for (_size)."),
@@ -95,7 +98,7 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "DEMO_PATH",
-        "instance/demo.sqlite",
+        f"{INSTANCE_FOLDER}/demo.sqlite",
         str,
         "Where the built-in demo database is built when no database is configured.",
     ),
@@ -173,6 +176,14 @@ SETTINGS: tuple[Setting, ...] = (
         "The dashboard's public address (https://dash.example.com, or with a path prefix), "
         "used for the links it shares (a query's share URL); unset: the request's own "
         "(trusted) host.",
+    ),
+    Setting(
+        "STATE_URL",
+        "",
+        str,
+        "Rowboat's own state database (users, grants, API tokens), an SQLAlchemy URL: a SQLite "
+        "file, or PostgreSQL or MariaDB shared by several instances. Its migrations are applied "
+        "on start, under a lock. Unset: instance/state.sqlite, beside the demo database.",
     ),
 )
 

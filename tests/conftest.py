@@ -39,6 +39,29 @@ ADMIN_URLS = {
 ENV_TO_CLEAR = ("DATABASE_URL", "ROWBOAT_DATABASES", "ROWBOAT_MODELS")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _state_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Every app the tests create keeps its state database in one temporary SQLite file,
+    never ``instance/state.sqlite`` in the checkout (subprocesses inherit the variable)."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('state') / 'state.sqlite'}"
+    saved = os.environ.get("ROWBOAT_STATE_URL")
+    os.environ["ROWBOAT_STATE_URL"] = url
+    try:
+        yield url
+    finally:
+        if saved is None:
+            os.environ.pop("ROWBOAT_STATE_URL", None)
+        else:
+            os.environ["ROWBOAT_STATE_URL"] = saved
+
+
+def dispose_app(application: Flask) -> None:
+    """Close the engines an app opened: its databases' and its state database's."""
+    for database in application.extensions["rowboat.databases"].values():
+        database.engine.dispose()
+    application.extensions["rowboat.state"].dispose()
+
+
 def _unreachable(engine_name: str, exc: BaseException) -> None:
     message = f"{engine_name} server is unreachable: {getattr(exc, 'orig', exc)}"
     if os.environ.get("CI") == "true":
@@ -189,8 +212,7 @@ def dashboard_for(
     try:
         yield application
     finally:
-        for database in application.extensions["rowboat.databases"].values():
-            database.engine.dispose()
+        dispose_app(application)
 
 
 def engine_of(url: str) -> str:
@@ -229,8 +251,7 @@ def app(edge_url: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Iterat
     )
     application.config["TESTING"] = True
     yield application
-    for database in application.extensions["rowboat.databases"].values():
-        database.engine.dispose()
+    dispose_app(application)
 
 
 @pytest.fixture
@@ -555,5 +576,4 @@ def serving(application: Flask) -> Iterator[str]:
         server.shutdown()
         thread.join(timeout=10)
         server.server_close()
-        for database in application.extensions["rowboat.databases"].values():
-            database.engine.dispose()
+        dispose_app(application)
