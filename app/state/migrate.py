@@ -44,12 +44,21 @@ def safe_url(target: str | Engine) -> str:
     return url.render_as_string(hide_password=True)
 
 
+# Seconds to reach a state database server: start-up (and every later use) fails with a clear
+# message instead of waiting as long as the driver would on a host that does not answer.
+CONNECT_TIMEOUT = 10
+
+
 def state_engine(url: str) -> Engine:
     """An engine on the state database; a SQLite file's folder is created first."""
     parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+    backend = parsed.get_backend_name()
+    if backend == "sqlite" and parsed.database not in (None, "", ":memory:"):
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    return create_engine(parsed, pool_pre_ping=True)
+    connect_args: dict[str, object] = {}
+    if backend in ("postgresql", "mysql") and "connect_timeout" not in parsed.query:
+        connect_args["connect_timeout"] = CONNECT_TIMEOUT
+    return create_engine(parsed, pool_pre_ping=True, connect_args=connect_args)
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
