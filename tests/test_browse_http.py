@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any
@@ -753,3 +754,22 @@ def test_list_page_statement_count_does_not_grow_with_the_page(
     # One page query, one label query per foreign key, one count.
     n_foreign_keys = len(edge.metadata.tables[name].foreign_keys)
     assert counts[5] <= 1 + n_foreign_keys + 1 + 1, counts
+
+
+def test_related_rows_never_load_the_parent_s_bytes(
+    client: FlaskClient,
+    app: Flask,
+    edge_engine: Engine,
+    count_statements: Callable[[Engine], AbstractContextManager[list[str]]],
+) -> None:
+    """A list of a row's related rows loads the parent row, but not its binary values: a page
+    never holds a whole binary value (only the list's own sizes are read)."""
+    person = _catalog(app).entities["person"]
+    mentees = _relation(person, "person", "one-to-many", ["mentor_id"])
+    mentor = next(p["id"] for p in edge.PEOPLE if p.get("mentor_id") is None)
+    with count_statements(edge_engine) as statements:
+        _get(client, "/edge/person", [("_via", f"person:{mentees.name}:{mentor}")])
+    heads = [s.split(" FROM ", 1)[0] for s in statements if s.lstrip().upper().startswith("SELECT")]
+    assert heads, statements
+    bare = re.compile(r"(?<!length\()person\.photo(?!\w)", re.IGNORECASE)
+    assert not [h for h in heads if bare.search(h.replace('"', "").replace("`", ""))], heads

@@ -35,6 +35,7 @@ from ..core.filters import (
     search_condition,
 )
 from ..core.values import check_text, from_text, to_text
+from ..db import blobs
 from ..db.engines import EstimateMemo
 from ..db.errors import BadRequest, NotFound, QueryTimeout
 from ..db.reads import read
@@ -511,8 +512,14 @@ def fetch_page(
 
 
 def load_via_parent(session: Session, via: Via) -> Any:
+    """The row whose related rows a list shows, without its binary values (a page never
+    holds one whole)."""
     source_cls = via.source.mapped_class
-    parent = session.get(source_cls, via.identity) if source_cls is not None else None
+    parent = (
+        session.get(source_cls, via.identity, options=blobs.deferred(via.source))
+        if source_cls is not None
+        else None
+    )
     if parent is None:
         raise NotFound(f"no row {via.raw.rsplit(':', 1)[-1]!r} in {via.source.name!r}")
     return parent
