@@ -39,19 +39,13 @@ import urllib.request
 import uuid
 from pathlib import Path
 
-from sqlalchemy import Column, Integer, LargeBinary, MetaData, String, Table, create_engine, text
+import servers
+from sqlalchemy import Column, Integer, LargeBinary, MetaData, String, Table, create_engine
 from sqlalchemy.dialects import mysql
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_DB = "rowboat_binary_bench"
-ADMIN = {
-    "postgresql": "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres",
-    "mariadb": "mysql+pymysql://root@127.0.0.1:3306/mysql",
-}
-URLS = {
-    "postgresql": f"postgresql+psycopg2://postgres@127.0.0.1:5432/{BENCH_DB}",
-    "mariadb": f"mysql+pymysql://root@127.0.0.1:3306/{BENCH_DB}",
-}
+URLS = {name: servers.database_url(name, BENCH_DB) for name in servers.ADMIN}
 MB = 1024 * 1024
 
 metadata = MetaData()
@@ -103,16 +97,6 @@ def old_download(row):  # the old download: select the value, answer with its by
 
 make_server("127.0.0.1", int(sys.argv[2]), app, threaded=False).serve_forever()
 """
-
-
-def _admin(engine_name: str, statement: str) -> object:
-    engine = create_engine(ADMIN[engine_name], isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as connection:
-            result = connection.execute(text(statement))
-            return result.scalar() if result.returns_rows else None
-    finally:
-        engine.dispose()
 
 
 def memory(pid: int) -> tuple[float, float]:
@@ -245,15 +229,15 @@ def bench(engine_name: str, size_mb: float, packet: int | None) -> None:
     if engine_name == "sqlite":
         url = f"sqlite:///{folder / 'bench.sqlite'}"
     else:
-        _admin(engine_name, f"DROP DATABASE IF EXISTS {BENCH_DB}")
-        _admin(engine_name, f"CREATE DATABASE {BENCH_DB}")
+        servers.admin(engine_name, f"DROP DATABASE IF EXISTS {BENCH_DB}")
+        servers.admin(engine_name, f"CREATE DATABASE {BENCH_DB}")
         url = URLS[engine_name]
     try:
         size = int(size_mb * MB)
         if engine_name == "mariadb":
-            current = int(str(_admin("mariadb", "SELECT @@global.max_allowed_packet")))
+            current = int(str(servers.admin("mariadb", "SELECT @@global.max_allowed_packet")))
             if packet is not None and packet > current:
-                _admin("mariadb", f"SET GLOBAL max_allowed_packet = {packet}")
+                servers.admin("mariadb", f"SET GLOBAL max_allowed_packet = {packet}")
                 restore = current
             else:
                 packet = current
@@ -282,9 +266,9 @@ def bench(engine_name: str, size_mb: float, packet: int | None) -> None:
             )
     finally:
         if restore is not None:
-            _admin("mariadb", f"SET GLOBAL max_allowed_packet = {restore}")
+            servers.admin("mariadb", f"SET GLOBAL max_allowed_packet = {restore}")
         if engine_name != "sqlite":
-            _admin(engine_name, f"DROP DATABASE IF EXISTS {BENCH_DB}")
+            servers.admin(engine_name, f"DROP DATABASE IF EXISTS {BENCH_DB}")
 
 
 def main() -> None:

@@ -22,17 +22,11 @@ from __future__ import annotations
 import argparse
 import time
 
+import servers
 from sqlalchemy import create_engine, text
 
 BENCH_DB = "rowboat_bench"
-ADMIN = {
-    "postgresql": "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres",
-    "mariadb": "mysql+pymysql://root@127.0.0.1:3306/mysql",
-}
-URLS = {
-    "postgresql": f"postgresql+psycopg2://postgres@127.0.0.1:5432/{BENCH_DB}",
-    "mariadb": f"mysql+pymysql://root@127.0.0.1:3306/{BENCH_DB}",
-}
+URLS = {name: servers.database_url(name, BENCH_DB) for name in servers.ADMIN}
 PRODUCTS = 1000
 SURNAMES = ("Smith", "Jones", "Garcia", "Müller", "Rossi", "Dubois", "Kowalski", "Silva", "Kim")
 CITIES = ("Lisbon", "Oslo", "Leeds", "Lyon", "Turin", "Gdansk", "Porto", "Bergen")
@@ -142,7 +136,7 @@ def mariadb_script(orders: int, customers: int) -> list[str]:
 def create(engine_name: str, orders: int) -> float:
     """Drop and refill ``rowboat_bench`` on one server; returns the seconds it took."""
     started = time.monotonic()
-    admin = create_engine(ADMIN[engine_name], isolation_level="AUTOCOMMIT")
+    admin = create_engine(servers.ADMIN[engine_name], isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         if engine_name == "postgresql":
             connection.execute(text(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)"))

@@ -24,18 +24,12 @@ import time
 import urllib.request
 from pathlib import Path
 
-from sqlalchemy import Column, Integer, MetaData, Numeric, String, Table, create_engine, text
+import servers
+from sqlalchemy import Column, Integer, MetaData, Numeric, String, Table, create_engine
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_DB = "rowboat_export_bench"
-ADMIN = {
-    "postgresql": "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres",
-    "mariadb": "mysql+pymysql://root@127.0.0.1:3306/mysql",
-}
-URLS = {
-    "postgresql": f"postgresql+psycopg2://postgres@127.0.0.1:5432/{BENCH_DB}",
-    "mariadb": f"mysql+pymysql://root@127.0.0.1:3306/{BENCH_DB}",
-}
+URLS = {name: servers.database_url(name, BENCH_DB) for name in servers.ADMIN}
 
 metadata = MetaData()
 big = Table(
@@ -55,13 +49,6 @@ app = create_app({"DATABASES": {"bench": sys.argv[1]}, "DEMO_PATH": sys.argv[3],
                   "EXPORT_MAX_ROWS": 5_000_000, "EXPORT_TIMEOUT": 600.0})
 make_server("127.0.0.1", int(sys.argv[2]), app, threaded=True).serve_forever()
 """
-
-
-def _admin(engine_name: str, statement: str) -> None:
-    engine = create_engine(ADMIN[engine_name], isolation_level="AUTOCOMMIT")
-    with engine.connect() as connection:
-        connection.execute(text(statement))
-    engine.dispose()
 
 
 def fill(url: str, rows: int) -> None:
@@ -116,8 +103,8 @@ def bench(engine_name: str, rows: int) -> None:
     if engine_name == "sqlite":
         url = f"sqlite:///{folder / 'bench.sqlite'}"
     else:
-        _admin(engine_name, f"DROP DATABASE IF EXISTS {BENCH_DB}")
-        _admin(engine_name, f"CREATE DATABASE {BENCH_DB}")
+        servers.admin(engine_name, f"DROP DATABASE IF EXISTS {BENCH_DB}")
+        servers.admin(engine_name, f"CREATE DATABASE {BENCH_DB}")
         url = URLS[engine_name]
     print(f"\n== {engine_name}: filling {rows:,} rows …", flush=True)
     fill(url, rows)
@@ -156,7 +143,7 @@ def bench(engine_name: str, rows: int) -> None:
         server.terminate()
         server.wait(timeout=10)
         if engine_name != "sqlite":
-            _admin(engine_name, f"DROP DATABASE IF EXISTS {BENCH_DB}")
+            servers.admin(engine_name, f"DROP DATABASE IF EXISTS {BENCH_DB}")
 
 
 def main() -> None:

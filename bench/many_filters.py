@@ -22,6 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import servers
 from sqlalchemy import create_engine, text
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,21 +31,7 @@ sys.path.insert(0, str(ROOT))
 from app import create_app  # noqa: E402
 
 BENCH_DB = "rowboat_filters_bench"
-ADMIN = {
-    "postgresql": "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres",
-    "mariadb": "mysql+pymysql://root@127.0.0.1:3306/mysql",
-}
-URLS = {
-    "postgresql": f"postgresql+psycopg2://postgres@127.0.0.1:5432/{BENCH_DB}",
-    "mariadb": f"mysql+pymysql://root@127.0.0.1:3306/{BENCH_DB}",
-}
-
-
-def _admin(engine_name: str, statement: str) -> None:
-    engine = create_engine(ADMIN[engine_name], isolation_level="AUTOCOMMIT")
-    with engine.connect() as connection:
-        connection.execute(text(statement))
-    engine.dispose()
+URLS = {name: servers.database_url(name, BENCH_DB) for name in servers.ADMIN}
 
 
 def _fill(url: str) -> None:
@@ -90,7 +77,7 @@ def measure(url: str, counts: list[int], repeat: int, folder: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("engine", nargs="?", default="sqlite", choices=["sqlite", *ADMIN])
+    parser.add_argument("engine", nargs="?", default="sqlite", choices=["sqlite", *servers.ADMIN])
     parser.add_argument("--counts", default="50,570,2000")
     parser.add_argument("--repeat", type=int, default=3)
     options = parser.parse_args()
@@ -101,13 +88,13 @@ def main() -> None:
             _fill(url)
             measure(url, counts, options.repeat, folder)
             return
-        _admin(options.engine, f"DROP DATABASE IF EXISTS {BENCH_DB}")
-        _admin(options.engine, f"CREATE DATABASE {BENCH_DB}")
+        servers.admin(options.engine, f"DROP DATABASE IF EXISTS {BENCH_DB}")
+        servers.admin(options.engine, f"CREATE DATABASE {BENCH_DB}")
         try:
             _fill(URLS[options.engine])
             measure(URLS[options.engine], counts, options.repeat, folder)
         finally:
-            _admin(options.engine, f"DROP DATABASE IF EXISTS {BENCH_DB}")
+            servers.admin(options.engine, f"DROP DATABASE IF EXISTS {BENCH_DB}")
 
 
 if __name__ == "__main__":
