@@ -65,13 +65,14 @@ def to_text(value: Any, column: Column | None = None) -> str:
     return str(value)
 
 
-def _boolean(text: str) -> bool:
+def parse_boolean(text: str) -> bool:
+    """Read yes/no text the way URLs and forms write it (true/false, yes/no, 1/0, on/off)."""
     lowered = text.strip().lower()
     if lowered in _TRUE:
         return True
     if lowered in _FALSE:
         return False
-    raise ValueError(text)
+    raise ValueError("Choose yes or no.")
 
 
 # No supported database stores a wider integer; a larger one cannot even be bound.
@@ -126,7 +127,7 @@ _PARSERS: dict[str, Any] = {
     "integer": _integer,
     "numeric": _numeric,
     "float": _float,
-    "boolean": _boolean,
+    "boolean": parse_boolean,
     "date": lambda t: dt.date.fromisoformat(t.strip()),
     "datetime": _datetime,
     "time": lambda t: dt.time.fromisoformat(t.strip()),

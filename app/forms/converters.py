@@ -26,7 +26,7 @@ from sqlalchemy.types import TypeEngine
 from ..catalog.readtypes import as_text, beyond_python
 from ..catalog.types import kind_of
 from ..core import looseval
-from ..core.values import to_text
+from ..core.values import parse_boolean, to_text
 
 Parse = Callable[[str], Any]
 Format = Callable[[Any], str]
@@ -268,18 +268,6 @@ def repr_float(value: Any) -> str:
 
 
 # --- booleans ----------------------------------------------------------------------------------
-
-_TRUE = {"1", "true", "t", "yes", "y", "on"}
-_FALSE = {"0", "false", "f", "no", "n", "off"}
-
-
-def parse_boolean(text: str) -> bool:
-    lowered = text.strip().lower()
-    if lowered in _TRUE:
-        return True
-    if lowered in _FALSE:
-        return False
-    raise ValueError("Choose yes or no.")
 
 
 @register(sat.Boolean, kinds=("boolean",))
