@@ -19,6 +19,7 @@ from markupsafe import Markup
 
 from ..catalog.model import Column
 from . import looseval
+from .values import json_item
 
 CUT_AT = 80
 
@@ -96,17 +97,7 @@ def _array(value: Any) -> str:
     # As the edit form writes it: a JSON list (None as null), not Python's repr.
     if not isinstance(value, list):
         return _text(value)
-    return _text(json.dumps(value, ensure_ascii=False, default=_json_item))
-
-
-def _json_item(value: Any) -> Any:
-    if isinstance(value, float):
-        return looseval.float_text(value)
-    if isinstance(value, decimal.Decimal):
-        return format(value, "f")
-    if isinstance(value, (dt.date, dt.time)):
-        return value.isoformat()
-    return str(value)
+    return _text(json.dumps(value, ensure_ascii=False, default=json_item))
 
 
 _FORMATTERS: dict[str, Callable[[Any], str]] = {

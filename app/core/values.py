@@ -65,6 +65,14 @@ def to_text(value: Any, column: Column | None = None) -> str:
     return str(value)
 
 
+def json_item(value: Any) -> Any:
+    """A value json cannot write itself, inside a JSON list (an array cell, the array field):
+    a decimal exactly, anything else as ``to_text`` writes it."""
+    if isinstance(value, decimal.Decimal):
+        return format(value, "f")
+    return to_text(value)
+
+
 def parse_boolean(text: str) -> bool:
     """Read yes/no text the way URLs and forms write it (true/false, yes/no, 1/0, on/off)."""
     lowered = text.strip().lower()

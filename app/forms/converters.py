@@ -26,7 +26,7 @@ from sqlalchemy.types import TypeEngine
 from ..catalog.readtypes import as_text, beyond_python
 from ..catalog.types import kind_of
 from ..core import looseval
-from ..core.values import parse_boolean, to_text
+from ..core.values import json_item, parse_boolean, to_text
 
 Parse = Callable[[str], Any]
 Format = Callable[[Any], str]
@@ -635,15 +635,9 @@ def _array(type_: TypeEngine[Any], dialect: str) -> Conversion:
         return walk(value)
 
     def fmt(value: Any) -> str:
-        return json.dumps(value, ensure_ascii=False, default=_json_scalar)
+        return json.dumps(value, ensure_ascii=False, default=json_item)
 
     return Conversion("JSONField", parse=parse, format=fmt, hint='a JSON list, e.g. ["a", "b"]')
-
-
-def _json_scalar(value: Any) -> Any:
-    if isinstance(value, decimal.Decimal):
-        return format(value, "f")
-    return to_text(value)
 
 
 @register(sat.LargeBinary, kinds=("binary",))
