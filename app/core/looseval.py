@@ -73,8 +73,6 @@ def untyped_text(value: Any) -> str:
         return blob_text(value)
     if isinstance(value, float):
         return float_text(value)
-    if isinstance(value, dict):
-        return hstore_text(value)
     return str(value)
 
 
