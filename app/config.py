@@ -7,9 +7,10 @@ variable fails at start-up instead of being silently ignored.
 
 from __future__ import annotations
 
+import importlib
 import re
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -185,6 +186,89 @@ SETTINGS: tuple[Setting, ...] = (
         "file, or PostgreSQL or MariaDB shared by several instances. Its migrations are applied "
         "on start, under a lock. Unset: instance/state.sqlite, beside the demo database.",
     ),
+    Setting(
+        "AUTH",
+        True,
+        _bool,
+        "Require sign-in (accounts, roles and grants). Off: whoever reaches the port may read "
+        "and change everything, as on a dashboard only you can reach.",
+    ),
+    Setting(
+        "ADMIN_PASSWORD",
+        "",
+        str,
+        "The first admin's password, used once when the state database has no user; unset: a "
+        "random one, printed once on the console.",
+    ),
+    Setting(
+        "SESSION_HOURS",
+        12.0,
+        float,
+        "Hours a sign-in lasts without a request; each request starts the time again.",
+    ),
+    Setting(
+        "AUTH_HEADER",
+        "",
+        str,
+        "Trust this request header (X-Forwarded-User from oauth2-proxy, say) as the signed-in "
+        "user's name. Only safe behind a proxy that sets it and strips it from clients.",
+    ),
+    Setting(
+        "AUTH_DEFAULT_ROLE",
+        "viewer",
+        str,
+        "Role of a user first seen through AUTH_HEADER (they see nothing until granted).",
+    ),
+    Setting(
+        "REDIS_URL",
+        "",
+        str,
+        "Redis for what several instances must share at once (failed sign-in counts); unset: "
+        "each process counts its own.",
+    ),
+    Setting(
+        "LOGIN_LIMIT_ACCOUNT",
+        "10 per 15 minutes",
+        str,
+        "Failed sign-ins allowed for one account name before it must wait.",
+    ),
+    Setting(
+        "LOGIN_LIMIT_ADDRESS",
+        "30 per 15 minutes",
+        str,
+        "Failed sign-ins allowed from one client address before it must wait.",
+    ),
+    Setting(
+        "PROXIES",
+        0,
+        int,
+        "Reverse proxies in front of the dashboard whose X-Forwarded-For/-Proto/-Host/-Prefix "
+        "headers are trusted (Werkzeug's ProxyFix): the client address for sign-in limits, "
+        "and HTTPS for the Secure cookie flag.",
+    ),
+    Setting(
+        "AUDIT",
+        True,
+        _bool,
+        "Record every change in the audit log (who, when, the values before and after), in "
+        "the state database; off: changes are not recorded and cannot be reverted.",
+    ),
+    Setting(
+        "AUDIT_RETENTION_DAYS",
+        0,
+        int,
+        "Days the audit log keeps entries; 0 keeps them forever. Applied by "
+        "`flask audit prune` (run it from cron).",
+    ),
+    Setting(
+        "VALIDATION_ERRORS",
+        (),
+        lambda text: _references(text),
+        "Exception classes a model's validators (@validates) raise for a value they refuse, "
+        "as module:Class references separated by spaces or commas (module:Outer.Inner for a "
+        "nested class). Such an error, like ValueError and AssertionError, is shown on its "
+        "field and nothing is written; any other exception is a bug and answers 500.",
+    ),
 )
 
 
@@ -206,6 +290,24 @@ def _base_url(text: str) -> str:
     return text
 
 
+_REFERENCE_RE = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*")
+
+
+def _references(text: str) -> tuple[str, ...]:
+    """Parse VALIDATION_ERRORS: ``module:Class`` references, space- or comma-separated."""
+    references = _split_references(text)
+    for reference in references:
+        if not _REFERENCE_RE.fullmatch(reference):
+            raise ValueError(
+                f"expected module:Class (such as blog.errors:Invalid), got {reference!r}"
+            )
+    return references
+
+
+def _split_references(text: str) -> tuple[str, ...]:
+    return tuple(r for r in re.split(r"[\s,]+", text.strip()) if r)
+
+
 SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}
 ENV_PREFIX = "ROWBOAT_"
 
@@ -214,13 +316,58 @@ class ConfigError(ValueError):
     """A setting or database definition that cannot be used; raised at start-up."""
 
 
+def resolve_errors(value: str | Sequence[str | type]) -> tuple[type[Exception], ...]:
+    """Import the exception classes VALIDATION_ERRORS names (a setting's text, or a sequence
+    of references or classes, as overrides give them); ConfigError names a wrong one."""
+    references = _split_references(value) if isinstance(value, str) else tuple(value)
+    classes: list[type[Exception]] = []
+    for reference in references:
+        found: Any = reference
+        if isinstance(reference, str):
+            if not _REFERENCE_RE.fullmatch(reference):
+                raise ConfigError(
+                    f"VALIDATION_ERRORS: expected module:Class (such as blog.errors:Invalid, "
+                    f"or blog.errors:Errors.Invalid for a nested class), got {reference!r}"
+                )
+            found = _import_reference(reference)
+        if not (isinstance(found, type) and issubclass(found, Exception)):
+            raise ConfigError(
+                f"VALIDATION_ERRORS: {reference!r} is not an exception class "
+                f"(it is {type(found).__name__}); name a subclass of Exception"
+            )
+        classes.append(found)
+    return tuple(classes)
+
+
+def _import_reference(reference: str) -> Any:
+    module_name, _, path = reference.partition(":")
+    try:
+        found: Any = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ConfigError(
+            f"VALIDATION_ERRORS: cannot import the module {module_name!r} of {reference!r} "
+            f"({exc}); write module:Class, the module as you would import it"
+        ) from None
+    for depth, name in enumerate(path.split(".")):
+        if not hasattr(found, name):
+            where = ".".join(path.split(".")[:depth]) or module_name
+            raise ConfigError(
+                f"VALIDATION_ERRORS: {where!r} has no attribute {name!r} (in {reference!r}); "
+                "write module:Class, or module:Outer.Inner for a nested class"
+            )
+        found = getattr(found, name)
+    return found
+
+
 @dataclass(frozen=True)
 class DatabaseConfig:
     """One configured database: a name for URLs, an SQLAlchemy URL and optional user models."""
 
     name: str
     url: str
-    models: str | None = None  # "package.module:Base", or None to reflect the schema
+    # "module:attr.path" or "path/file.py:attr" (catalog.sources), the models object itself
+    # (an application embedding Rowboat), or None to reflect the schema
+    models: Any = None
     read_only: bool = False
     options: Mapping[str, Any] = field(default_factory=dict)
 
@@ -258,7 +405,10 @@ def parse_models(text: str, names: list[str]) -> dict[str, str]:
         if name not in names:
             raise ConfigError(f"ROWBOAT_MODELS: no database is called {name!r}")
         if ":" not in path:
-            raise ConfigError(f"ROWBOAT_MODELS: expected module:Base, got {path!r}")
+            raise ConfigError(
+                "ROWBOAT_MODELS: expected module:attribute (e.g. blog.models:db.Model) or "
+                f"path/to/models.py:attribute, got {path!r}"
+            )
         result[name] = path
     return result
 
@@ -316,6 +466,7 @@ def load_config(
         # A random key per process: sessions and CSRF tokens do not survive a restart, and
         # several gunicorn workers need ROWBOAT_SECRET_KEY set to share them. Never a fixed default.
         config["SECRET_KEY"] = secrets.token_hex(32)
+        config["SECRET_KEY_RANDOM"] = True  # create_app replaces it with the state database's
     for setting in SETTINGS:
         if setting.parse is int and (
             not isinstance(config[setting.name], int) or config[setting.name] < 0

@@ -62,8 +62,8 @@ import hashlib, sys
 from flask import Response, request
 from sqlalchemy import select
 from werkzeug.serving import make_server
-from app import create_app
-from app.db.engines import session_for
+from rowboat import create_app
+from rowboat.db.engines import session_for
 
 app = create_app({"DATABASES": {"bench": sys.argv[1]}, "DEMO_PATH": sys.argv[3],
                   "WTF_CSRF_ENABLED": False, "STATEMENT_TIMEOUT": 600.0})

@@ -14,9 +14,9 @@ import re
 import sys
 import time
 
-from app import create_app
-from app.catalog.types import ORDERABLE
-from app.core import keys
+from rowboat import create_app
+from rowboat.catalog.types import ORDERABLE
+from rowboat.core import keys
 
 NEXT_LINK = re.compile(r'rel="next" class="next" href="([^"]+)"')
 

@@ -44,7 +44,7 @@ big = Table(
 SERVER = """
 import sys
 from werkzeug.serving import make_server
-from app import create_app
+from rowboat import create_app
 app = create_app({"DATABASES": {"bench": sys.argv[1]}, "DEMO_PATH": sys.argv[3],
                   "EXPORT_MAX_ROWS": 5_000_000, "EXPORT_TIMEOUT": 600.0})
 make_server("127.0.0.1", int(sys.argv[2]), app, threaded=True).serve_forever()

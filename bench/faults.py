@@ -29,7 +29,7 @@ from faultproxy import FaultProxy  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
-from app import create_app  # noqa: E402
+from rowboat import create_app  # noqa: E402
 
 SERVERS = {
     "postgresql": ("postgresql+psycopg2://postgres@127.0.0.1:5432/postgres", 5432),

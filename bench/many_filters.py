@@ -28,7 +28,7 @@ from sqlalchemy import create_engine, text
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app import create_app  # noqa: E402
+from rowboat import create_app  # noqa: E402
 
 BENCH_DB = "rowboat_filters_bench"
 URLS = {name: servers.database_url(name, BENCH_DB) for name in servers.ADMIN}

@@ -29,8 +29,8 @@ from sqlalchemy.engine import make_url
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from app import create_app  # noqa: E402
-from app.schema.structure import take_snapshot  # noqa: E402
+from rowboat import create_app  # noqa: E402
+from rowboat.schema.structure import take_snapshot  # noqa: E402
 
 DATABASE = "rowboat_bench_schema"
 

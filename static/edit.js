@@ -1,89 +1,12 @@
 // Progressive enhancement for the row forms; every form works without it.
 // - foreign keys to large tables: a search box that asks the lookup endpoint and fills the key
-// - many-to-many to large tables: the same search adds a ticked checkbox per chosen row
+// - many-to-many: ticked boxes for the linked rows; the same search adds a ticked box per row
 // - NULL checkboxes: typing a value unticks NULL; ticking NULL empties the input
 (function () {
   "use strict";
 
-  function debounce(fn, ms) {
-    var timer = null;
-    return function () {
-      var args = arguments;
-      clearTimeout(timer);
-      timer = setTimeout(function () { fn.apply(null, args); }, ms);
-    };
-  }
-
-  function attachSearch(box, onChoose) {
-    var input = box.querySelector(".lookup-input");
-    var list = box.querySelector(".lookup-results");
-    if (!input || !list) return;
-    input.hidden = false;
-    var active = -1;
-    var seq = 0;
-    function close() { list.hidden = true; list.innerHTML = ""; active = -1; }
-    function highlight(i) {
-      var items = list.querySelectorAll("li[data-value]");
-      items.forEach(function (li, n) { li.setAttribute("aria-selected", n === i ? "true" : "false"); });
-      active = i;
-    }
-    var run = debounce(function () {
-      var mine = ++seq;
-      var url = box.dataset.lookup + (box.dataset.lookup.indexOf("?") === -1 ? "?" : "&") +
-        "q=" + encodeURIComponent(input.value);
-      fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" })
-        .then(function (r) { return r.ok ? r.json() : { results: [] }; })
-        .then(function (data) {
-          if (mine !== seq) return;
-          list.innerHTML = "";
-          (data.results || []).forEach(function (row) {
-            var li = document.createElement("li");
-            li.dataset.value = row.value;
-            li.dataset.key = row.key || "";
-            li.dataset.label = row.label;
-            li.textContent = row.label;
-            if (row.label !== row.value) {
-              var key = document.createElement("span");
-              key.className = "key";
-              key.textContent = row.value;
-              li.appendChild(key);
-            }
-            li.addEventListener("mousedown", function (e) { e.preventDefault(); onChoose(row); close(); input.value = ""; });
-            list.appendChild(li);
-          });
-          if (!data.results || !data.results.length) {
-            var none = document.createElement("li");
-            none.className = "more";
-            none.textContent = "No match.";
-            list.appendChild(none);
-          } else if (data.more) {
-            var more = document.createElement("li");
-            more.className = "more";
-            more.textContent = "More rows match: keep typing.";
-            list.appendChild(more);
-          }
-          list.hidden = false;
-        })
-        .catch(function () { /* the key can still be typed by hand */ });
-    }, 180);
-    input.addEventListener("input", run);
-    input.addEventListener("focus", run);
-    input.addEventListener("blur", function () { setTimeout(close, 150); });
-    input.addEventListener("keydown", function (e) {
-      var items = list.querySelectorAll("li[data-value]");
-      if (e.key === "ArrowDown" && items.length) { e.preventDefault(); highlight(Math.min(active + 1, items.length - 1)); }
-      else if (e.key === "ArrowUp" && items.length) { e.preventDefault(); highlight(Math.max(active - 1, 0)); }
-      else if (e.key === "Enter") {
-        if (active >= 0 && items[active]) {
-          e.preventDefault();
-          var li = items[active];
-          onChoose({ value: li.dataset.value, key: li.dataset.key, label: li.dataset.label });
-          close();
-          input.value = "";
-        } else if (!list.hidden) { e.preventDefault(); }
-      } else if (e.key === "Escape") { close(); }
-    });
-  }
+  // The search box and its list of rows: rowboat.js (the list page's filters use it too).
+  var attachSearch = Rowboat.attachSearch;
 
   document.querySelectorAll(".fk-search").forEach(function (box) {
     var value = box.querySelector(".fk-value");
@@ -96,17 +19,21 @@
     value.addEventListener("input", function (e) { if (e.isTrusted) label.textContent = ""; });
   });
 
-  // Only changes are posted: a linked row found again is kept (its remove box unticked),
-  // any other found row gets a ticked "add" box.
+  // A linked row found again is kept (ticked again, or its remove box unticked); a row listed
+  // among the others of a small target moves up to the added ones; any other found row gets a
+  // ticked box named as the field posts it (data-add-name).
   document.querySelectorAll(".related-search").forEach(function (box) {
     var linked = box.querySelector(".related-chosen");
     var added = box.querySelector(".related-added");
+    var keepTicked = box.dataset.ticked === "linked";
     attachSearch(box, function (row) {
       var selector = 'input[value="' + CSS.escape(row.key) + '"]';
-      var removing = linked.querySelector(selector);
-      if (removing) { removing.checked = false; return; }
+      var known = linked.querySelector(selector);
+      if (known) { known.checked = keepTicked; return; }
       var existing = added.querySelector(selector);
       if (existing) { existing.checked = true; return; }
+      var other = box.querySelector(".related-others " + selector);
+      if (other) other.closest("li").remove();
       var li = document.createElement("li");
       var lab = document.createElement("label");
       var box2 = document.createElement("input");
@@ -138,4 +65,34 @@
     });
   });
 
+})();
+
+// Editable primary keys (edit form): the key's input stays read-only until "Change the key"
+// is ticked, so a stray keystroke cannot rewrite the row's identity. A key already changed
+// (shown again after a failed save) starts unlocked. Read-only inputs are still posted, so the
+// form saves as without this.
+(function () {
+  "use strict";
+  document.querySelectorAll(".key-warning").forEach(function (warning) {
+    var field = warning.closest(".field");
+    var unlock = warning.querySelector(".key-unlock");
+    if (!field || !unlock) return;
+    var inputs = field.querySelectorAll(".field-input input:not([type=checkbox]):not([type=hidden]), .field-input textarea");
+    if (!inputs.length) return;
+    var box = unlock.querySelector("input");
+    function apply() {
+      inputs.forEach(function (input) { input.readOnly = !box.checked; });
+      field.classList.toggle("key-locked", !box.checked);
+    }
+    var was = warning.dataset.was || "";
+    box.checked = Array.prototype.some.call(inputs, function (input) {
+      return !input.classList.contains("lookup-input") && input.value !== was;
+    });
+    box.addEventListener("change", function () {
+      apply();
+      if (box.checked) inputs[0].focus();
+    });
+    unlock.hidden = false;
+    apply();
+  });
 })();

@@ -1,6 +1,7 @@
 // The query builder's progressive enhancement: add and remove rows and nested groups without
 // a round trip, offer only the operators that fit the chosen column, hide the value box of
-// operators that take none, and add a join as soon as one is picked. The form still works
+// operators that take none, and add a join as soon as one is picked with the pointer (with the
+// keyboard, arrows browse the relationships and Enter adds the one shown). The form still works
 // without it (one blank row per list, submitted to the server, which redirects to the URL).
 (function () {
   "use strict";
@@ -86,12 +87,36 @@
     }
   });
 
+  function addJoin() {
+    var button = form.querySelector(".qb-join-add button");
+    if (form.requestSubmit) form.requestSubmit(button); else form.submit();
+  }
+
+  // Whether the join select was last worked with the keyboard (then a change only browses).
+  form.addEventListener("keydown", function (event) {
+    var target = event.target;
+    if (!(target instanceof HTMLElement) || !target.classList.contains("qb-join-choice")) return;
+    if (event.key === "Enter" && target.value) {
+      event.preventDefault();
+      addJoin();
+      return;
+    }
+    if (event.key !== "Tab") target.dataset.keyed = "1";
+  });
+  form.addEventListener("pointerdown", function (event) {
+    var target = event.target;
+    if (target instanceof HTMLElement && target.classList.contains("qb-join-choice")) {
+      delete target.dataset.keyed;
+    }
+  });
+
   form.addEventListener("change", function (event) {
     var target = event.target;
     if (!(target instanceof HTMLElement)) return;
     if (target.classList.contains("qb-join-choice") && target.value) {
-      var button = form.querySelector(".qb-join-add button");
-      if (form.requestSubmit) form.requestSubmit(button); else form.submit();
+      // A choice picked from the list adds the join at once; one reached with the arrow keys
+      // is only browsed (each arrow is a change): Enter or the "Add join" button adds it.
+      if (!target.dataset.keyed) addJoin();
       return;
     }
     var row = target.closest(".qb-row");

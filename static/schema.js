@@ -60,11 +60,20 @@
     });
   }
 
+  // The diagram's table picker opens the chosen table's diagram when picked with the pointer;
+  // with the keyboard the arrows only browse (each is a change), and Enter or "Show" opens it.
   function setupPicker(select) {
-    select.addEventListener("change", function () {
+    var keyed = false;
+    function open() {
       var option = select.options[select.selectedIndex];
       if (option && option.dataset.href) window.location.href = option.dataset.href;
+    }
+    select.addEventListener("pointerdown", function () { keyed = false; });
+    select.addEventListener("keydown", function (event) {
+      if (event.key === "Enter") { event.preventDefault(); open(); }
+      else if (event.key !== "Tab") keyed = true;
     });
+    select.addEventListener("change", function () { if (!keyed) open(); });
   }
 
   function init() {

@@ -27,7 +27,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from werkzeug.datastructures import MultiDict
 
-from app import create_app
+from rowboat import create_app
 
 ENGINES = ("sqlite", "postgresql", "mariadb")
 TEST_DATABASE = "rowboat_test"
@@ -42,17 +42,23 @@ ENV_TO_CLEAR = ("DATABASE_URL", "ROWBOAT_DATABASES", "ROWBOAT_MODELS")
 @pytest.fixture(scope="session", autouse=True)
 def _state_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Every app the tests create keeps its state database in one temporary SQLite file,
-    never ``instance/state.sqlite`` in the checkout (subprocesses inherit the variable)."""
+    never ``instance/state.sqlite`` in the checkout (subprocesses inherit the variables).
+
+    Sign-in is off unless a test turns it on (``AUTH=True``): the tests of browsing, editing
+    and querying act as the open dashboard; test_signin*.py test the accounts and grants.
+    """
     url = f"sqlite:///{tmp_path_factory.mktemp('state') / 'state.sqlite'}"
-    saved = os.environ.get("ROWBOAT_STATE_URL")
-    os.environ["ROWBOAT_STATE_URL"] = url
+    wanted = {"ROWBOAT_STATE_URL": url, "ROWBOAT_AUTH": "off"}
+    saved = {name: os.environ.get(name) for name in wanted}
+    os.environ.update(wanted)
     try:
         yield url
     finally:
-        if saved is None:
-            os.environ.pop("ROWBOAT_STATE_URL", None)
-        else:
-            os.environ["ROWBOAT_STATE_URL"] = saved
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def dispose_app(application: Flask) -> None:
@@ -158,9 +164,11 @@ def fresh_database(
     On a server the database is held under a server-wide lock for the whole run, so two test
     runs on one machine take turns instead of dropping it under each other.
     ``ROWBOAT_TEST_DB_SUFFIX`` gives a checkout databases of its own, so two checkouts' runs
-    can go side by side instead.
+    can go side by side instead; and each pytest-xdist worker of a run has its own (``_gw0``).
     """
     name += os.environ.get("ROWBOAT_TEST_DB_SUFFIX", "")
+    if "PYTEST_XDIST_WORKER" in os.environ:
+        name += "_" + os.environ["PYTEST_XDIST_WORKER"]
     if engine_name == "sqlite":
         yield f"sqlite:///{tmp_path_factory.mktemp(name) / (name + '.sqlite')}"
         return

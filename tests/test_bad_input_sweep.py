@@ -19,9 +19,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 
-from app import create_app
-from app.core import keys
-from app.db.engines import databases_of
+from rowboat import create_app
+from rowboat.core import keys
+from rowboat.db.engines import databases_of
 
 
 def _statements(engine_name: str) -> list[str]:

@@ -19,11 +19,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import create_engine, text
 
-from app import create_app
-from app.config import ConfigError, load_config
-from app.db.engines import databases_of
-from app.querybuilder import spec as specs
-from app.views.edit import _local
+from rowboat import create_app
+from rowboat.config import ConfigError, load_config
+from rowboat.db.engines import databases_of
+from rowboat.querybuilder import spec as specs
+from rowboat.views.edit import _local
 
 
 @pytest.fixture(scope="module")

@@ -13,9 +13,9 @@ import pytest
 from edge_schema import ALL_NAMES, TABLE_NAMES, VIEW_NAME
 from sqlalchemy import create_engine
 
-from app.catalog.discovery import NO_PRIMARY_KEY, VIEW, discover
-from app.catalog.model import Catalog, Entity, Relation
-from app.config import DatabaseConfig
+from rowboat.catalog.discovery import NO_PRIMARY_KEY, VIEW, discover
+from rowboat.catalog.model import Catalog, Entity, Relation
+from rowboat.config import DatabaseConfig
 
 
 @pytest.fixture

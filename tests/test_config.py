@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from app.config import SETTINGS, ConfigError, DatabaseConfig, load_config
+from rowboat.config import SETTINGS, ConfigError, DatabaseConfig, load_config
 
 
 def test_defaults() -> None:
@@ -151,7 +151,7 @@ def test_models_by_name() -> None:
             "several databases",
         ),
         ({"DATABASE_URL": "sqlite:///a.db", "ROWBOAT_MODELS": "nope=m:B"}, "'nope'"),
-        ({"DATABASE_URL": "sqlite:///a.db", "ROWBOAT_MODELS": "models.Base"}, "module:Base"),
+        ({"DATABASE_URL": "sqlite:///a.db", "ROWBOAT_MODELS": "models.Base"}, "module:attribute"),
         ({"ROWBOAT_MODELS": "m:B"}, "ROWBOAT_MODELS"),  # models but no database
     ],
 )

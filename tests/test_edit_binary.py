@@ -45,8 +45,8 @@ from test_edit_support import form_data, make_edit_app, with_values
 from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.test import encode_multipart
 
-from app.db import blobs
-from app.db.engines import databases_of
+from rowboat.db import blobs
+from rowboat.db.engines import databases_of
 
 BLOB_DATABASE = "rowboat_blob_test"
 MB = 1024 * 1024

@@ -14,7 +14,7 @@ from conftest import serving
 from sqlalchemy import create_engine
 from test_edit_support import kinds, metadata, parent, refill
 
-from app import create_app
+from rowboat import create_app
 
 pytestmark = pytest.mark.browser
 
@@ -31,7 +31,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]
         for name in ("DATABASE_URL", "ROWBOAT_DATABASES", "ROWBOAT_MODELS"):
             mp.delenv(name, raising=False)
         # Three parents count as "large" here, so the foreign-key search box is used.
-        mp.setattr("app.writes.choices.SMALL_TARGET", 2)
+        mp.setattr("rowboat.writes.choices.SMALL_TARGET", 2)
         app = create_app(
             {"DATABASES": {"w": {"url": url}}, "DEMO_PATH": str(directory / "demo.sqlite")}
         )
@@ -147,9 +147,14 @@ def test_create_edit_conflict_fix_delete(
 
         # Bulk delete from the list page.
         page.goto(f"{base}/w/pair")
+        button = page.locator("form.bulk-delete button")
+        assert button.is_disabled()  # nothing ticked: nothing to delete
+        assert button.inner_text() == "Delete selected rows…"
         boxes = page.locator("input[name=_key]")
         boxes.nth(0).check()
+        assert button.is_enabled() and button.inner_text() == "Delete 1 selected row…"
         boxes.nth(1).check()
+        assert button.inner_text() == "Delete 2 selected rows…"
         shot("bulk-selected")
         page.click("form.bulk-delete button")
         page.wait_for_selector("form.confirm")

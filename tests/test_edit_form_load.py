@@ -17,11 +17,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from test_edit_support import edit_app, edit_url, refill  # noqa: F401
 
-from app import writes
-from app.browse import labels
-from app.browse.rowpage import find_row
-from app.core import keys
-from app.writes import rows
+from rowboat import writes
+from rowboat.browse import labels
+from rowboat.browse.rowpage import find_row
+from rowboat.core import keys
+from rowboat.writes import rows
 
 
 def _database(app: Flask) -> Any:

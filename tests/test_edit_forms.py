@@ -32,10 +32,10 @@ from sqlalchemy.dialects import mysql, postgresql
 from sqlalchemy.types import NullType
 from werkzeug.datastructures import MultiDict
 
-from app.catalog.discovery import discover
-from app.config import DatabaseConfig
-from app.forms import UNSET, convert, form_spec
-from app.forms.converters import integer_range, parse_interval
+from rowboat.catalog.discovery import discover
+from rowboat.config import DatabaseConfig
+from rowboat.forms import UNSET, convert, form_spec
+from rowboat.forms.converters import integer_range, parse_interval
 
 
 class Lowercase(TypeDecorator[str]):

@@ -42,8 +42,8 @@ from test_edit_support import (  # noqa: F401
     with_values,
 )
 
-from app import writes
-from app.db.engines import databases_of, session_for
+from rowboat import writes
+from rowboat.db.engines import databases_of, session_for
 
 Read = Callable[[Any], Page]
 
@@ -571,7 +571,7 @@ def test_foreign_key_select_and_search(
     ]
     assert select_.one("option", selected="").attrs["value"] == "3"
     # A large target gets a search box instead, with the current row's label.
-    monkeypatch.setattr("app.writes.choices.SMALL_TARGET", 2)
+    monkeypatch.setattr("rowboat.writes.choices.SMALL_TARGET", 2)
     page = read(wclient.get("/w/kinds/1/-/edit"))
     box = field_box(page, "parent_id").one("div", "fk-search")
     assert box.one("input", "fk-value").attrs["value"] == "3"
@@ -585,12 +585,15 @@ def test_foreign_key_select_and_search(
 
 def test_many_to_many_through_the_link_table(wclient: Any, read: Read, db_engine: Engine) -> None:  # noqa: F811
     page = read(wclient.get("/w/parent/1/-/edit"))
-    select_ = page.one("select", "related-select")
-    assert {o.attrs["value"] for o in select_.find_all("option") if "selected" in o.attrs} == {
-        "1",
-        "2",
-    }
-    name = select_.attrs["name"]
+    # The linked rows as ticked boxes, the target's other rows to choose from below them.
+    box = page.one("div", "related-search")
+    linked = box.one("ul", "related-chosen").find_all("input", type="checkbox")
+    assert {i.attrs["value"] for i in linked if "checked" in i.attrs} == {"1", "2"}
+    others = box.one("ul", "related-others").find_all("input", type="checkbox")
+    assert [(i.attrs["value"], "checked" in i.attrs) for i in others] == [("3", False)]
+    name = box.attrs["data-name"]
+    assert {i.attrs["name"] for i in linked + others} == {name}
+    # Untick 1, tick 3: what a browser posts.
     data = with_values(form_data(page), **{name: None})
     data.add(name, "3")
     data.add(name, "2")

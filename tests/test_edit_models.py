@@ -13,7 +13,7 @@ from conftest import ENV_TO_CLEAR, Page
 from flask import Flask
 from test_edit_support import form_data, with_values
 
-from app import create_app
+from rowboat import create_app
 
 
 @pytest.fixture
@@ -40,8 +40,8 @@ def test_book_with_tags_through_the_relationship(demo: tuple[Flask, Path], read:
     app, path = demo
     client = app.test_client()
     page = read(client.get("/demo/books/-/new"))
-    tags = page.one("select", "related-select")
-    chosen = [o.attrs["value"] for o in tags.find_all("option")[:2]]
+    tags = page.one("div", "related-search")
+    chosen = [i.attrs["value"] for i in tags.find_all("input", type="checkbox")[:2]]
     formats = page.one("div", "field", **{"data-name": "format"}).find_all("option")
     assert [o.attrs["value"] for o in formats] == ["", "hardcover", "paperback", "ebook"]
     data = with_values(
@@ -52,7 +52,7 @@ def test_book_with_tags_through_the_relationship(demo: tuple[Flask, Path], read:
         format="ebook",
         details='{"pages": 120}',
     )
-    data.setlist(tags.attrs["name"], chosen)
+    data.setlist(tags.attrs["data-name"], chosen)
     response = client.post("/demo/books/-/new", data=data, content_type="multipart/form-data")
     assert response.status_code == 302
     book_id = int(response.headers["Location"].rsplit("/", 1)[1])
@@ -63,7 +63,7 @@ def test_book_with_tags_through_the_relationship(demo: tuple[Flask, Path], read:
     assert [str(t) for (t,) in linked] == sorted(chosen, key=int)
     # Removing every tag empties the link rows.
     page = read(client.get(f"/demo/books/{book_id}/-/edit"))
-    data = with_values(form_data(page), **{tags.attrs["name"]: None})
+    data = with_values(form_data(page), **{tags.attrs["data-name"]: None})
     assert client.post(f"/demo/books/{book_id}/-/edit", data=data).status_code == 302
     assert sql(path, "SELECT count(*) FROM book_tags WHERE book_id = ?", book_id) == [(0,)]
 
@@ -116,7 +116,7 @@ def test_book_tags_edited_by_changes_through_the_relationship(
 ) -> None:
     """Tags as a search-and-add list (a large target): the model's collection is changed by
     the rows added and removed, the other links stay."""
-    monkeypatch.setattr("app.writes.choices.SMALL_TARGET", 2)
+    monkeypatch.setattr("rowboat.writes.choices.SMALL_TARGET", 2)
     app, path = demo
     client = app.test_client()
     book = sql(path, "SELECT book_id FROM book_tags GROUP BY book_id HAVING count(*) >= 2")[0][0]

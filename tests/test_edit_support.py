@@ -54,7 +54,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import mysql, postgresql
 from werkzeug.datastructures import MultiDict
 
-from app import create_app
+from rowboat import create_app
 
 EDIT_DATABASE = "rowboat_edit_test"
 

@@ -38,7 +38,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import make_url
 from test_edit_support import form_data, with_values
 
-from app import create_app
+from rowboat import create_app
 
 STATEMENT = 1.0
 CONNECT = 2.0

@@ -169,7 +169,7 @@ def test_every_row_shows_and_saves_unchanged(hostile_app: Flask, count_statement
 
 
 def _segment(entity: Any) -> str:
-    from app.core import keys
+    from rowboat.core import keys
 
     return keys.entity_segment(entity.schema, entity.table_name)
 

@@ -32,9 +32,9 @@ from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.elements import ColumnElement
 
-from app.catalog.model import Column
-from app.catalog.types import kind_of
-from app.core.filters import (
+from rowboat.catalog.model import Column
+from rowboat.catalog.types import kind_of
+from rowboat.core.filters import (
     OPERATORS,
     FilterError,
     combine,

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from app.web.headers import HEADERS
+from rowboat.web.headers import HEADERS
 
 PATHS = [
     ("/", 200),

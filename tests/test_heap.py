@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from app.db import heap
+from rowboat.db import heap
 
 
 @pytest.fixture

@@ -20,9 +20,9 @@ from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 from test_edit_support import form_data, with_values
 
-from app.catalog import discovery
-from app.core import keys
-from app.db.engines import databases_of
+from rowboat.catalog import discovery
+from rowboat.core import keys
+from rowboat.db.engines import databases_of
 
 Read = Callable[[Any], Page]
 
@@ -135,7 +135,7 @@ def test_a_failed_count_does_not_hide_the_database(
     happ: Flask, hclient: FlaskClient, read: Read, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """On every engine: a count the database refuses marks that one table, not the database."""
-    from app.browse import counting
+    from rowboat.browse import counting
 
     real = counting.capped_count
 
@@ -213,7 +213,7 @@ def test_relationships_never_take_an_attribute_name_the_orm_refuses(tmp_path: An
     or one starting with "_", would fail the mapping of every table of the database."""
     from sqlalchemy import create_engine
 
-    from app.config import DatabaseConfig
+    from rowboat.config import DatabaseConfig
 
     url = f"sqlite:///{tmp_path / 'rel.sqlite'}"
     engine = create_engine(url)
@@ -292,7 +292,7 @@ def test_odd_columns_can_be_edited(
 
 
 def _html_name(key: str) -> str:
-    from app.forms.builder import html_name
+    from rowboat.forms.builder import html_name
 
     return html_name(key)
 

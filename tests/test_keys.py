@@ -19,9 +19,9 @@ from hypothesis import strategies as st
 from sqlalchemy import Date, Integer, Numeric, String, Uuid, column
 from sqlalchemy.types import TypeEngine
 
-from app.catalog.model import Column
-from app.catalog.types import kind_of
-from app.core import keys
+from rowboat.catalog.model import Column
+from rowboat.catalog.types import kind_of
+from rowboat.core import keys
 
 SHORT = settings(max_examples=100, deadline=None)
 

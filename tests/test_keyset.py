@@ -19,8 +19,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from app.browse import listing
-from app.core import keys
+from rowboat.browse import listing
+from rowboat.core import keys
 
 Reader = Callable[[Any], Any]
 PAGE_SIZE = 20

@@ -33,8 +33,8 @@ from sqlalchemy.dialects import mysql
 from test_edit_support import form_data, with_values
 from werkzeug.test import encode_multipart
 
-from app import create_app
-from app.core import keys
+from rowboat import create_app
+from rowboat.core import keys
 
 LARGE_DATABASE = "rowboat_large_test"
 # MariaDB's TEXT holds 64 KB; the values here are bigger.

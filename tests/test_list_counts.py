@@ -16,7 +16,7 @@ from conftest import ENGINES, engine_of, fresh_database
 from flask import Flask
 from sqlalchemy import Column, Integer, MetaData, String, Table, create_engine, insert, text
 
-from app import create_app
+from rowboat import create_app
 
 ROWS = 300
 metadata = MetaData()

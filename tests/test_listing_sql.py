@@ -25,12 +25,18 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import StaticPool
 
-from app.browse import listing
-from app.browse.listing import ListQuery, canonical_args, fetch_page, page_select, parse_list_query
-from app.catalog.discovery import discover
-from app.catalog.model import Catalog, Entity
-from app.config import DatabaseConfig
-from app.db.errors import BadRequest
+from rowboat.browse import listing
+from rowboat.browse.listing import (
+    ListQuery,
+    canonical_args,
+    fetch_page,
+    page_select,
+    parse_list_query,
+)
+from rowboat.catalog.discovery import discover
+from rowboat.catalog.model import Catalog, Entity
+from rowboat.config import DatabaseConfig
+from rowboat.db.errors import BadRequest
 
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500

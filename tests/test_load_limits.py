@@ -17,9 +17,9 @@ from flask import Flask
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.pool import NullPool
 
-from app import create_app
-from app.querybuilder.export import ExportStopped
-from app.web.slots import slots_of
+from rowboat import create_app
+from rowboat.querybuilder.export import ExportStopped
+from rowboat.web.slots import slots_of
 
 # Views the tests hold the database with. ``ld_sleep``: one row after far longer than any limit
 # given below. ``ld_trickle``: 20,000 rows at once, then a scan of two billion rows that finds
@@ -162,7 +162,9 @@ def test_an_export_that_yields_nothing_before_its_deadline_is_a_504(
     seconds = time.monotonic() - started
     assert response.status_code == 504
     assert "1 s time limit" in response.get_data(as_text=True)
-    assert seconds < 4, seconds
+    # Without the deadline it would take the 20 s statement limit; the bound sits well
+    # between, so a loaded machine does not fail it.
+    assert seconds < 10, seconds
     assert settles(lambda: running(engine_name, views) == []), running(engine_name, views)
     assert pool_of(app).checkedout() == 0
     assert slots_of(app, "edge").busy == 0
@@ -177,7 +179,7 @@ def test_an_export_stopped_by_its_deadline_says_so(
     response = client.get(TRICKLE.format(fmt="json"))
     assert response.status_code == 200
     body, broken = drain(response)
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 10  # the 20 s statement limit without the deadline
     assert broken is None
     data = json.loads(body)
     assert "2 s time limit" in data["stopped"]
@@ -188,7 +190,7 @@ def test_an_export_stopped_by_its_deadline_says_so(
     response = client.get(TRICKLE.format(fmt="csv"))
     assert response.status_code == 200
     body, broken = drain(response)
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 10  # the 20 s statement limit without the deadline
     # The file ends by saying why, and the transfer is broken off (a server drops the
     # connection): no client takes it for a whole file.
     assert isinstance(broken, ExportStopped)
@@ -227,7 +229,7 @@ def test_a_client_that_leaves_mid_export_leaves_nothing_running(
         assert running(engine_name, views), "the export's statement should be running"
     started = time.monotonic()
     response.close()  # what the server does when the client disconnects
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 20  # a close that waited would take the 60 s limits
     assert settles(lambda: running(engine_name, views) == []), running(engine_name, views)
     assert pool_of(app).checkedout() == 0
     assert slots_of(app, "edge").busy == 0
@@ -240,7 +242,11 @@ def test_a_client_that_stops_reading_does_not_hold_a_transaction(
     response = app.test_client().get("/edge/-/query/export.json?table=ld_flood&col=x")
     assert response.status_code == 200
     # The client reads nothing: the export fills its small queue, waits a second, gives up.
-    assert settles(lambda: pool_of(app).checkedout() == 0, 6), "the connection was not freed"
+    # That takes 1.1-1.5 s here; the bound is loose because the whole suite once needed more
+    # than 6 s on a loaded 2-core machine (MariaDB), and a slow machine is not what this tests.
+    started = time.monotonic()
+    freed = settles(lambda: pool_of(app).checkedout() == 0, 20)
+    assert freed, f"the connection was not freed after {time.monotonic() - started:.1f} s"
     assert settles(lambda: running(engine_name, views) == []), running(engine_name, views)
     body, _ = drain(response)
     data = json.loads(body)
@@ -254,8 +260,11 @@ def test_a_client_that_stops_reading_does_not_hold_a_transaction(
 def test_slow_requests_beyond_the_slots_are_refused_at_once(
     make_app: Callable[..., Flask], views: Engine
 ) -> None:
-    app = make_app(SLOW_SLOTS=1, STATEMENT_TIMEOUT=3.0)
+    app = make_app(SLOW_SLOTS=1, STATEMENT_TIMEOUT=8.0)
     slots = slots_of(app, "edge")
+    # A first request reads the catalog and the state database: done here, so the slow page
+    # below reaches its slot at once instead of after that work (once more than 3 s in CI).
+    assert app.test_client().get("/edge/tag").status_code == 200
     first: dict[str, Any] = {}
 
     def slow() -> None:
@@ -264,30 +273,29 @@ def test_slow_requests_beyond_the_slots_are_refused_at_once(
     thread = threading.Thread(target=slow)
     thread.start()
     try:
-        assert settles(lambda: slots.busy == 1, 3), "the slow page never took its slot"
+        assert settles(lambda: slots.busy == 1, 20), "the slow page never took its slot"
         client = app.test_client()
         for url in (
             "/edge/ld_sleep",  # a view: no index serves it
             "/edge/tag?_search=zz",  # a search reads every row
             "/edge/-/export/tag.csv",  # exports are slow operations
         ):
-            started = time.monotonic()
             response = client.get(url)
-            assert time.monotonic() - started < 1, url
+            # "At once": answered while the slow page still holds the slot, not after it.
+            assert thread.is_alive(), url
             assert response.status_code == 503, url
-            assert response.headers["Retry-After"] == "3"
+            assert response.headers["Retry-After"] == "8"
             assert "too many slow requests on edge right now" in response.get_data(as_text=True)
         refused = client.get("/edge/ld_sleep", headers={"Accept": "application/json"})
         assert refused.status_code == 503 and refused.get_json()["error"] == "Too busy"
-        assert refused.headers["Retry-After"] == "3"
+        assert refused.headers["Retry-After"] == "8"
         # Fast pages of the same database, other databases and /healthz do not wait.
         for url in ("/edge/tag", "/other/thing", "/other/thing?_search=one", "/healthz"):
-            started = time.monotonic()
             assert client.get(url).status_code == 200, url
-            assert time.monotonic() - started < 1, url
+            assert thread.is_alive(), url  # served beside the slow page, not after it
         assert slots.busy == 1
     finally:
-        thread.join(10)
+        thread.join(30)
     assert first["status"] == 504  # ran to the statement limit, then gave its slot back
     assert slots.busy == 0
     assert app.test_client().get("/edge/tag?_search=zz").status_code == 200

@@ -1,7 +1,7 @@
 """User-model mode: ROWBOAT_MODELS makes the dashboard use the code's models, not reflection.
 
 Hybrid properties, relationship names and __str__ labels then come from the code. The demo
-models (app.demo) are the example; the same mode is tested on the servers by loading the demo
+models (rowboat.demo) are the example; the same mode is tested on the servers by loading the demo
 data there.
 """
 
@@ -13,9 +13,9 @@ import pytest
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
-from app import create_app
-from app.demo import Base, ensure_demo_database
-from app.demo.models import Employee
+from rowboat import create_app
+from rowboat.demo import Base, ensure_demo_database
+from rowboat.demo.models import Employee
 
 
 @pytest.fixture
@@ -24,7 +24,7 @@ def demo_client(tmp_path, monkeypatch):
         monkeypatch.delenv(name, raising=False)
     url = ensure_demo_database(str(tmp_path / "shop.sqlite"))
     monkeypatch.setenv("ROWBOAT_DATABASES", f"shop={url}")
-    monkeypatch.setenv("ROWBOAT_MODELS", "shop=app.demo:Base")
+    monkeypatch.setenv("ROWBOAT_MODELS", "shop=rowboat.demo:Base")
     app = create_app({"DEMO_PATH": str(tmp_path / "unused.sqlite")})
     yield app.test_client(), url
     app.extensions["rowboat.databases"]["shop"].engine.dispose()

@@ -14,7 +14,7 @@ from conftest import ADMIN_URLS
 from flask import Flask
 from sqlalchemy import create_engine, text
 
-from app.db import engines
+from rowboat.db import engines
 
 
 def _engine(app: Flask) -> Any:

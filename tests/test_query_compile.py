@@ -17,13 +17,13 @@ from sqlalchemy import create_engine
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from test_query_support import create_query_schema
 
-from app.catalog.discovery import discover
-from app.config import DatabaseConfig
-from app.querybuilder import spec as specs
-from app.querybuilder.compile import compile_plan, render_sql
-from app.querybuilder.describe import describe
-from app.querybuilder.spec import QueryError
-from app.querybuilder.validate import validate
+from rowboat.catalog.discovery import discover
+from rowboat.config import DatabaseConfig
+from rowboat.querybuilder import spec as specs
+from rowboat.querybuilder.compile import compile_plan, render_sql
+from rowboat.querybuilder.describe import describe
+from rowboat.querybuilder.spec import QueryError
+from rowboat.querybuilder.validate import validate
 
 DIALECTS = {
     "sqlite": sqlite.dialect(),

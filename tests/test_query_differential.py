@@ -22,11 +22,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_query_support import CUSTOMERS, ORDERS, make_query_app, query_url  # noqa: F401
 
-from app.querybuilder import spec as specs
-from app.querybuilder.compile import compile_plan
-from app.querybuilder.operators import QUERY_OPERATORS
-from app.querybuilder.run import run_select
-from app.querybuilder.validate import validate
+from rowboat.querybuilder import spec as specs
+from rowboat.querybuilder.compile import compile_plan
+from rowboat.querybuilder.operators import QUERY_OPERATORS
+from rowboat.querybuilder.run import run_select
+from rowboat.querybuilder.validate import validate
 
 ORDER_FIELDS = {
     "id": "integer",

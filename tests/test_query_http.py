@@ -371,7 +371,7 @@ def test_queries_cannot_write(query_app: Flask) -> None:  # noqa: F811
     from sqlalchemy import text
     from sqlalchemy.exc import DBAPIError
 
-    from app.querybuilder.run import read_only
+    from rowboat.querybuilder.run import read_only
 
     engine = query_app.extensions["rowboat.databases"]["shop"].engine
     with engine.connect() as connection, read_only(connection):

@@ -38,7 +38,7 @@ from sqlalchemy import (
     text,
 )
 
-from app import create_app
+from rowboat import create_app
 
 DATABASE = "rowboat_query_test"
 

@@ -16,10 +16,10 @@ from hypothesis import strategies as st
 from sqlalchemy import Boolean, DateTime, Integer, LargeBinary, Numeric, String, column
 from sqlalchemy.types import TypeEngine
 
-from app.browse import rowhtml
-from app.browse.labels import RowRef
-from app.catalog.model import Column, Entity, Relation
-from app.catalog.types import kind_of
+from rowboat.browse import rowhtml
+from rowboat.browse.labels import RowRef
+from rowboat.catalog.model import Column, Entity, Relation
+from rowboat.catalog.types import kind_of
 
 TEXT = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), max_size=40)
 PREFIXES = {"orders": "/db/orders/", "customers": "/db/customers/"}

@@ -17,7 +17,7 @@ from conftest import serving
 from flask import Flask
 from test_schema_support import TABLES
 
-from app.core.keys import entity_segment
+from rowboat.core.keys import entity_segment
 
 pytestmark = pytest.mark.browser
 

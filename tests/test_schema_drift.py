@@ -17,7 +17,7 @@ from sqlalchemy import Column, Engine, Integer, MetaData, text
 from sqlalchemy.orm import DeclarativeBase
 from test_schema_support import customer, line_item, make_app, order
 
-from app.schema.drift import DATABASE_ONLY, DIFFERS, MODELS_ONLY, compare
+from rowboat.schema.drift import DATABASE_ONLY, DIFFERS, MODELS_ONLY, compare
 
 Read = Callable[[Any], Page]
 
@@ -101,7 +101,7 @@ def test_alembic_revision_is_shown(
 
 
 def test_demo_models_show_no_drift_on_every_engine(schema_engine: Engine) -> None:
-    from app.demo.models import Base
+    from rowboat.demo.models import Base
 
     Base.metadata.create_all(schema_engine)
     try:
@@ -117,7 +117,7 @@ def test_demo_models_show_no_drift_on_every_engine(schema_engine: Engine) -> Non
 def test_demo_database_drift_page_is_empty(
     tmp_path: Any, monkeypatch: pytest.MonkeyPatch, read: Read
 ) -> None:
-    from app import create_app
+    from rowboat import create_app
 
     for name in ("DATABASE_URL", "ROWBOAT_DATABASES", "ROWBOAT_MODELS"):
         monkeypatch.delenv(name, raising=False)

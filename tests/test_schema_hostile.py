@@ -32,7 +32,7 @@ from sqlalchemy import (
 )
 from test_schema_http import columns_of
 
-from app.schema.structure import take_snapshot
+from rowboat.schema.structure import take_snapshot
 
 Read = Callable[[Any], Page]
 

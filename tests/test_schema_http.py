@@ -16,7 +16,7 @@ from flask import Flask
 from sqlalchemy import Engine, text
 from test_schema_support import TABLES, VIEW
 
-from app.core.keys import entity_segment
+from rowboat.core.keys import entity_segment
 
 Read = Callable[[Any], Page]
 
@@ -272,7 +272,7 @@ def test_big_database_gets_a_picker_instead_of_a_diagram(
     from sqlalchemy import create_engine
     from test_schema_support import make_app
 
-    from app.schema.diagram import MAX_TABLES
+    from rowboat.schema.diagram import MAX_TABLES
 
     url = f"sqlite:///{tmp_path / 'many.sqlite'}"
     engine = create_engine(url)

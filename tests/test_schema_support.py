@@ -34,7 +34,7 @@ from sqlalchemy import (
     text,
 )
 
-from app import create_app
+from rowboat import create_app
 
 SCHEMA_DATABASE = "rowboat_schema_test"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import Column, Index, Integer, MetaData, String, Table, create_engine
 
-from app import create_app
+from rowboat import create_app
 
 
 def _app(tmp_path, slow_page: float):

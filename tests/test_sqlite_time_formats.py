@@ -12,7 +12,7 @@ import re
 import pytest
 from sqlalchemy import create_engine, text
 
-from app import create_app
+from rowboat import create_app
 
 
 @pytest.fixture

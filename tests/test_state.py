@@ -15,11 +15,11 @@ from alembic.runtime.migration import MigrationContext
 from conftest import ENGINES, fresh_database
 from sqlalchemy import create_engine, inspect, text
 
-from app import create_app
-from app.state import migrate
-from app.state.models import VERSION_TABLE, Base
+from rowboat import create_app
+from rowboat.state import migrate
+from rowboat.state.models import VERSION_TABLE, Base
 
-TABLES = {"users", "grants", "api_tokens"}
+TABLES = {"users", "grants", "api_tokens", "hidden_columns", "settings", "audit_entries"}
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -54,14 +54,19 @@ def _differences(url: str) -> list[Any]:
 def test_upgrade_from_empty_and_downgrade_to_empty(state_url: str) -> None:
     assert migrate.current(state_url) is None
     migrate.upgrade(state_url)
-    assert migrate.current(state_url) == migrate.head() == "0001"
+    assert migrate.current(state_url) == migrate.head() == "0003"
     assert _tables(state_url) == TABLES | {VERSION_TABLE}
     migrate.upgrade(state_url)  # at head already: nothing to do
     migrate.downgrade(state_url, "base")
     assert migrate.current(state_url) is None
     assert _tables(state_url) <= {VERSION_TABLE}
-    migrate.upgrade(state_url)  # and up again
+    migrate.upgrade(state_url, "0001")  # one step at a time: 0002 alters 0001's users table
     assert migrate.current(state_url) == "0001"
+    migrate.upgrade(state_url)
+    migrate.downgrade(state_url, "0001")
+    assert "hidden_columns" not in _tables(state_url)
+    migrate.upgrade(state_url)
+    assert migrate.current(state_url) == "0003"
 
 
 def test_migrated_schema_equals_the_models(state_url: str) -> None:
@@ -73,7 +78,7 @@ def test_the_models_work_on_the_migrated_schema(state_url: str) -> None:
     from sqlalchemy.exc import DBAPIError
     from sqlalchemy.orm import Session
 
-    from app.state.models import ApiToken, Grant, User
+    from rowboat.state.models import ApiToken, Grant, User
 
     migrate.upgrade(state_url)
     engine = create_engine(state_url)
@@ -96,7 +101,7 @@ def test_the_models_work_on_the_migrated_schema(state_url: str) -> None:
 
 _RACER = """
 import sys
-from app.state import migrate
+from rowboat.state import migrate
 migrate.upgrade(sys.argv[1])
 print(migrate.current(sys.argv[1]))
 """
@@ -121,14 +126,14 @@ def test_two_instances_migrating_at_once(
         for racer in racers:
             out, err = racer.communicate(timeout=120)
             assert racer.returncode == 0, err
-            assert out.strip() == "0001"
+            assert out.strip() == "0003"
         db = create_engine(url)
         try:
             with db.connect() as connection:
                 rows = connection.execute(text(f"SELECT * FROM {VERSION_TABLE}")).all()
         finally:
             db.dispose()
-        assert [tuple(r) for r in rows] == [("0001",)]
+        assert [tuple(r) for r in rows] == [("0003",)]
         assert _tables(url) == TABLES | {VERSION_TABLE}
 
 
@@ -171,7 +176,8 @@ def test_the_default_state_database_is_in_the_instance_folder(
     monkeypatch.delenv("ROWBOAT_STATE_URL")
     made: list[str] = []
     monkeypatch.setattr(migrate, "upgrade", lambda engine: made.append(str(engine.url)))
-    app = create_app({"DEMO_PATH": str(tmp_path / "demo.sqlite")})
+    # A given SECRET_KEY and sign-in off: nothing reads the (unmigrated) state database.
+    app = create_app({"DEMO_PATH": str(tmp_path / "demo.sqlite"), "SECRET_KEY": "k", "AUTH": False})
     try:
         assert app.config["STATE_URL"] == f"sqlite:///{ROOT / 'instance' / 'state.sqlite'}"
         assert made == [app.config["STATE_URL"]]

@@ -9,7 +9,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import create_engine, text
 
-from app import create_app
+from rowboat import create_app
 
 SLOW_VIEWS = {
     # Each takes far longer than the one-second limit the app is given below.

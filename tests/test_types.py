@@ -14,7 +14,7 @@ from sqlalchemy import types as sat
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.types import TypeEngine
 
-from app.catalog.types import ORDERABLE, TEXT_LIKE, kind_of, unwrap
+from rowboat.catalog.types import ORDERABLE, TEXT_LIKE, kind_of, unwrap
 
 
 class Lowercase(sat.TypeDecorator[str]):

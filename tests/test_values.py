@@ -34,9 +34,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import TypeEngine
 
-from app.catalog.model import Column
-from app.catalog.types import kind_of
-from app.core.values import from_text, to_text
+from rowboat.catalog.model import Column
+from rowboat.catalog.types import kind_of
+from rowboat.core.values import from_text, to_text
 
 SHORT = settings(max_examples=100, deadline=None)
 

@@ -276,3 +276,13 @@ def _refs_by_key(
     columns = [target.columns[k].expression for k in relation.target_keys]
     found = refs_where(session, target, _key_match(columns, key_tuples), order=False)
     return {tuple(values[k] for k in relation.target_keys): ref for values, ref in found}
+
+
+def refs_for_keys(
+    session: Session, target: Entity, relation: Relation, key_tuples: Iterable[tuple[Any, ...]]
+) -> dict[tuple[Any, ...], RowRef]:
+    """The rows of ``target`` that these foreign-key values of ``relation`` point at, in one
+    query (none when the key is its own label): {foreign-key values: RowRef}. For the labels
+    of a list page's filters, which name rows the page may not show."""
+    wanted = sorted({t for t in key_tuples if None not in t}, key=repr)
+    return _refs_by_key(session, target, relation, wanted) if wanted else {}

@@ -27,8 +27,10 @@ from ..catalog.model import Catalog, Column, Entity, Relation
 from ..catalog.types import ORDERABLE
 from ..core import keys
 from ..core.filters import (
+    OPERATORS_BY_KEY,
     Filter,
     FilterError,
+    Operator,
     combine,
     compared_value,
     make_filter,
@@ -64,9 +66,24 @@ class Cursor:
     offset: int | None = None  # tables without a key: the page's position instead of values
 
 
+@dataclass(frozen=True)
+class FilterProblem:
+    """A filter of the URL that cannot be used, kept so the form shows it again, as typed,
+    with its message on its row (rather than an error page that loses the form)."""
+
+    column_key: str
+    operator_key: str
+    raw: str
+    message: str
+    column: Column | None  # None: the table has no such column
+    operator: Operator | None  # None: no such operator
+
+
 @dataclass
 class ListQuery:
     filters: list[Filter] = field(default_factory=list)
+    # Every filter of the URL in its order, usable or not: the rows of the filter form.
+    form: list[Filter | FilterProblem] = field(default_factory=list)
     search: str = ""
     sort: Column | None = None
     descending: bool = False
@@ -74,6 +91,9 @@ class ListQuery:
     cursor: Cursor | None = None
     last: bool = False  # jump to the last page
     via: Via | None = None
+    # The number of the page's first row, carried by the pager's links (``_at``) so a page can
+    # say which rows it shows; keyset paging itself does not know it. None: not known.
+    at: int | None = None
 
     @property
     def where_parts(self) -> bool:
@@ -84,6 +104,9 @@ class ListQuery:
 # button drops (its position: each button carries one number, not a link to the page without
 # its filter, which repeated every other filter and made a page's size grow with their square).
 FORM_FIELDS = ("_fc", "_fo", "_fv", "_remove")
+
+# The arguments that say where in the rows a page is: a new filter or sort starts over.
+PAGING = ("_next", "_prev", "_last", "_at")
 
 # Filters one list page may have unless ``MAX_FILTERS`` says otherwise.
 MAX_FILTERS = 50
@@ -107,9 +130,7 @@ def canonical_args(
         raise BadRequest("the filter form sent an incomplete filter")
     removed = {v for n, v in args if n == "_remove"}
     rest = [
-        (n, v)
-        for n, v in args
-        if n not in FORM_FIELDS and n not in ("_next", "_prev", "_last") and n.startswith("_")
+        (n, v) for n, v in args if n not in FORM_FIELDS and n not in PAGING and n.startswith("_")
     ]
     filters = [
         (f"{c}__{o}", v)
@@ -149,10 +170,14 @@ def parse_list_query(
     page_size: int,
     max_page_size: int,
     max_filters: int | None = None,
+    keep_problems: bool = False,
 ) -> ListQuery:
     """Turn query-string pairs into a checked ListQuery; BadRequest names any bad part.
 
     More than ``max_filters`` filters (by default the ``MAX_FILTERS`` setting) is a 400.
+    With ``keep_problems`` a filter that cannot be used (an unknown column or operator, a value
+    of the wrong type) is kept in ``form`` as a ``FilterProblem`` instead, for the list page to
+    show again with its message; without it, the first one is the BadRequest.
     """
     check_filter_count(
         sum(1 for name, _ in args if not name.startswith("_")),
@@ -161,7 +186,12 @@ def parse_list_query(
     query = ListQuery(size=page_size)
     for name, raw in args:
         if not name.startswith("_"):
-            query.filters.append(_parse_filter(entity, name, raw))
+            parsed = _parse_filter(entity, name, raw)
+            if isinstance(parsed, FilterProblem) and not keep_problems:
+                raise BadRequest(parsed.message)
+            query.form.append(parsed)
+            if isinstance(parsed, Filter):
+                query.filters.append(parsed)
         elif name == "_search":
             try:
                 query.search = check_text(raw).strip()
@@ -176,6 +206,8 @@ def parse_list_query(
             query.last = raw not in ("", "0")
         elif name == "_via":
             query.via = _parse_via(entity, catalog, raw)
+        elif name == "_at":
+            query.at = _parse_at(raw)
         elif name not in ("_next", "_prev"):
             raise BadRequest(f"unknown parameter {name!r}")
     cursor_args = [(n, v) for n, v in args if n in ("_next", "_prev")]
@@ -193,17 +225,36 @@ def parse_list_query(
     return query
 
 
-def _parse_filter(entity: Entity, name: str, raw: str) -> Filter:
+def _parse_at(raw: str) -> int:
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 15 or int(raw) < 1:
+        raise BadRequest(f"_at: {raw!r} is not a row number (1 or more)")
+    return int(raw)
+
+
+def first_row_number(query: ListQuery, shown: int, count: Any) -> int | None:
+    """The number of the page's first row: 1 on the first page, what the pager's link said
+    further on, counted back from the end on the last page when the count is exact."""
+    if query.last:
+        exact = getattr(count, "exact", False) and getattr(count, "value", None) is not None
+        return max(int(count.value) - shown + 1, 1) if exact else None
+    if query.cursor is None:
+        return 1
+    return query.at
+
+
+def _parse_filter(entity: Entity, name: str, raw: str) -> Filter | FilterProblem:
     key, sep, op = name.rpartition("__")
     if not sep or (key not in entity.columns and name in entity.columns):
         key, op = name, "exact"  # ``column=value``, the column's key holding "__" or not
     column = entity.columns.get(key)
+    operator = OPERATORS_BY_KEY.get(op)
     if column is None:
-        raise BadRequest(f"{entity.name!r} has no column {key!r}")
+        message = f"{entity.name!r} has no column {key!r}"
+        return FilterProblem(key, op, raw, message, None, operator)
     try:
         return make_filter(column, op, raw)
     except FilterError as exc:
-        raise BadRequest(str(exc)) from exc
+        return FilterProblem(key, op, raw, str(exc), column, operator)
 
 
 def _sort_column(entity: Entity, key: str) -> Column:
@@ -603,6 +654,49 @@ def list_timeout(entity: Entity, query: ListQuery, seconds: float) -> QueryTimeo
         f"This page's query ran longer than the {seconds:g} s time limit and was cancelled. "
         + advice
     )
+
+
+def retry_choices(
+    args: Sequence[tuple[str, str]], query: ListQuery
+) -> list[tuple[str, str, list[tuple[str, str]]]]:
+    """The lighter versions of a list page that was too slow: (css, label, arguments) for the
+    page without its sort, without its filters and search, and without both, each only when
+    it differs from the page itself. Each starts at the first page: a cursor belongs to the
+    sort and filters it was read with."""
+    sort = ("_sort", "_sort_desc")
+    sorted_ = query.sort is not None
+    filtered = bool(query.filters or query.search)
+    narrowing = [
+        part
+        for part, present in (("the filters", query.filters), ("the search", query.search))
+        if present
+    ]
+
+    def without(drop_sort: bool, drop_filters: bool) -> list[tuple[str, str]]:
+        return [
+            (name, value)
+            for name, value in args
+            if name not in PAGING
+            and not (drop_sort and name in sort)
+            and not (drop_filters and (name == "_search" or not name.startswith("_")))
+        ]
+
+    # The sort is named: with no rows, no column heading shows it.
+    sort_name = f"the sort by {query.sort.name}" if query.sort is not None else ""
+    choices = []
+    if sorted_:
+        choices.append(("drop-sort", f"Without {sort_name}", without(True, False)))
+    if filtered:
+        label = "Without " + _and(narrowing)
+        choices.append(("drop-filters", label, without(False, True)))
+    if sorted_ and filtered:
+        label = "Without " + _and([sort_name, *narrowing])
+        choices.append(("drop-both", label, without(True, True)))
+    return choices
+
+
+def _and(parts: list[str]) -> str:
+    return ", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else parts[0]
 
 
 def index_advice(entity: Entity, query: ListQuery) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
@@ -29,14 +30,15 @@ class Overview:
         return list(self.catalog.entities.values()) if self.catalog else []
 
 
-def database_overview(db: Database) -> Overview:
+def database_overview(db: Database, visible: Callable[[Database], Catalog]) -> Overview:
     """Discover the database (once) and count its tables; an unreachable one reports why.
 
     A table or view the database refuses to count is marked broken with its reason, alone:
     one odd object (a materialized view never refreshed, say) must not hide the others.
+    ``visible`` gives the catalog as the caller may see it (their tables only).
     """
     try:
-        catalog = db.catalog
+        catalog = visible(db)
         session = session_for(db)
         estimates = table_estimates(session, catalog)
     except DiscoveryFailed as exc:

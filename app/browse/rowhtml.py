@@ -19,7 +19,14 @@ from markupsafe import Markup
 
 from ..catalog.model import Catalog, Column, Entity, Relation
 from ..core import keys
-from ..core.formatting import NULL_HTML, cell, formatter_for
+from ..core.formatting import (
+    GROUPED,
+    NULL_HTML,
+    cell,
+    date_formatter,
+    formatter_for,
+    groups_digits,
+)
 from ..web import urls
 from .labels import Refs
 
@@ -77,8 +84,30 @@ def _reference_html(
         link = html.escape(ref.label)
     else:
         href = html.escape(prefixes[relation.target] + ref.identity)
-        link = f'<a class="fk" href="{href}">{html.escape(ref.label)}</a>'
+        label = html.escape(ref.label)
+        # A long label is cut by an ellipsis in a list's cell (rowboat.css): whole in its title.
+        title = f' title="{label}"' if len(ref.label) > 24 else ""
+        link = f'<a class="fk" href="{href}"{title}>{label}</a>'
+    if ref.label == shown:  # a row no column names is labelled by its key: say it once
+        return link
     return f'{link} <span class="key">{shown}</span>'
+
+
+def unlinked_references(entity: Entity) -> list[Relation]:
+    """The many-to-one relations a row's record cannot show as a link in a column (another
+    relation starts at the same column), by title: the row page lists these apart, and only
+    these, so no link is shown twice."""
+    found = [
+        r
+        for r in entity.many_to_one
+        if not r.local_keys or entity.foreign_key_for(r.local_keys[0]) is not r
+    ]
+    return sorted(found, key=lambda r: (r.title, r.name))
+
+
+def _foreign_key_columns(entity: Entity) -> set[str]:
+    """The keys of the columns holding a foreign key: their numbers are never grouped."""
+    return {k for relation in entity.many_to_one for k in relation.local_keys}
 
 
 _NO_KEY = (
@@ -96,11 +125,18 @@ def list_rows(
 ) -> Iterator[Markup]:
     """One ``<tr>`` per row: a link to the row page (with a checkbox when rows can be deleted
     in bulk), then a cell per column."""
+    rows = rows if isinstance(rows, list) else list(rows)
     plan = []  # per column: (key, column, formatter, FK relation or None, opening <td>)
+    keys_held = _foreign_key_columns(entity)
     for column in entity.columns.values():
         relation = entity.foreign_key_for(column.key)
         kind = f"{column.kind} fk" if relation is not None else column.kind
-        plan.append((column.key, column, formatter_for(column), relation, f'<td class="{kind}">'))
+        if groups_digits(column, column.key in keys_held):
+            kind = f"{kind} {GROUPED}"
+        formatter = formatter_for(column)
+        if relation is None and column.kind in ("date", "datetime"):
+            formatter = date_formatter(column, (v[column.key] for v in rows)) or formatter
+        plan.append((column.key, column, formatter, relation, f'<td class="{kind}">'))
     row_url = html.escape(prefixes[entity.name])
     for values in rows:
         parts = ["<tr>"]
@@ -140,6 +176,7 @@ def record_rows(
     bytes a download link) and the value. Built here for the same reason as ``list_rows``:
     as a Jinja loop it was a tenth of a row page's time."""
     parts = []
+    keys_held = _foreign_key_columns(entity)
     for column in entity.columns.values():
         parts.append(_record_heading(column))
         if column.kind == "binary" and values[column.key] is not None:
@@ -148,8 +185,16 @@ def record_rows(
                 f'<a class="download" href="{href}" title="Download the bytes of '
                 f'{html.escape(column.name)}">⤓ download</a>'
             )
-        cell_html = value_cell(column, values, entity.foreign_key_for(column.key), refs, prefixes)
-        parts.append(f'</th>\n  <td class="{html.escape(column.kind)}">{cell_html}</td>\n</tr>\n')
+        relation = entity.foreign_key_for(column.key)
+        midnight = relation is None and date_formatter(column, [values[column.key]])
+        if midnight:
+            cell_html = Markup(midnight(values[column.key]))
+        else:
+            cell_html = value_cell(column, values, relation, refs, prefixes)
+        kind = html.escape(column.kind)
+        if groups_digits(column, column.key in keys_held):
+            kind = f"{kind} {GROUPED}"
+        parts.append(f'</th>\n  <td class="{kind}">{cell_html}</td>\n</tr>\n')
     return Markup("".join(parts))
 
 
@@ -163,11 +208,12 @@ def _record_heading(column: Column) -> str:
         type_name = html.escape(column.type_name)
         badges = ' <span class="badge">key</span>' if column.primary_key else ""
         badges += ' <span class="badge">computed</span>' if column.computed else ""
+        notes = [n for n in (column.help, column.comment) if n]
         comment = ""
-        if column.comment:
-            comment = f'<span class="help">{html.escape(column.comment)}</span>'
+        if notes:
+            comment = f'<span class="help">{html.escape(" · ".join(notes))}</span>'
         heading = _HEADINGS[column] = (
-            f'<tr>\n  <th title="{type_name}">{html.escape(column.name)}{badges}\n'
+            f'<tr>\n  <th title="{type_name}">{html.escape(column.title)}{badges}\n'
             f'    <span class="type">{type_name}</span>\n    {comment}'
         )
     return heading

@@ -11,14 +11,27 @@ from sqlalchemy import BindParameter, Select, and_, bindparam, false, inspect
 from sqlalchemy.orm import Session, with_parent
 from sqlalchemy.orm.attributes import set_committed_value
 
+from ..catalog.labels import choose_summary_keys
 from ..catalog.model import Catalog, Entity, Relation
 from ..core import keys
+from ..core.formatting import is_midnight
 from ..core.values import to_text
 from ..db import blobs
 from ..db.errors import NotFound
 from ..db.reads import read
 from .counting import Count, capped_count
-from .labels import LabelJoin, Refs, RowRef, label_columns, read_refs, refs_select, split_labelled
+from .labels import (
+    LabelJoin,
+    Refs,
+    RowRef,
+    foreign_key_refs,
+    joined_refs,
+    label_columns,
+    label_joins,
+    read_refs,
+    refs_select,
+    split_labelled,
+)
 from .listing import SIZE_ONLY, base_select, selected
 
 PREVIEW_ROWS = 5
@@ -64,7 +77,7 @@ def _row_select(entity: Entity, joins: Sequence[LabelJoin]) -> Select[Any]:
 _PREVIEW_SELECTS: weakref.WeakKeyDictionary[Relation, Select[Any]] = weakref.WeakKeyDictionary()
 
 
-def _preview_select(relation: Relation, target: Entity) -> Select[Any]:
+def _preview_select(catalog: Catalog, relation: Relation, target: Entity) -> Select[Any]:
     """The first related rows by the foreign key's values (bound as ``fk_0``, …), built once
     per relation, as ``_row_select`` is per table."""
     stmt = _PREVIEW_SELECTS.get(relation)
@@ -73,8 +86,111 @@ def _preview_select(relation: Relation, target: Entity) -> Select[Any]:
             bindparam(f"fk_{i}") for i in range(len(relation.target_keys))
         ]
         condition = _by_foreign_key(relation, target, bound)
-        stmt = _PREVIEW_SELECTS[relation] = refs_select(target, condition, limit=PREVIEW_ROWS)
+        stmt = _PREVIEW_SELECTS[relation] = _previews_of(catalog, relation, target, condition)
     return stmt
+
+
+@dataclass(frozen=True)
+class _Description:
+    """How previews describe rows of a table no column names: by what they point at (but
+    the row the page shows) and a date and a quantity of their own."""
+
+    keys: list[str]  # the columns selected, then each join's columns
+    summary: list[str]
+    joins: list[LabelJoin]
+    looked_up: list[Relation]  # references labelled by a model's __str__: looked up after
+    with_key: bool  # the key says something the references do not (it is not all theirs)
+
+
+_DESCRIPTIONS: weakref.WeakKeyDictionary[Relation, _Description | None] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _description(catalog: Catalog, relation: Relation, target: Entity) -> _Description | None:
+    """None when the target's own label serves (a name column, a model's ``__str__``)."""
+    if relation in _DESCRIPTIONS:
+        return _DESCRIPTIONS[relation]
+    found = None
+    if not target.label_keys and not target.label_from_str and target.primary_key:
+        back = relation.target_keys if relation.direction == "one-to-many" else []
+        joins = [j for j in label_joins(catalog, target) if j.relation.local_keys != back]
+        looked_up = [
+            r
+            for r in target.many_to_one
+            if r.local_keys != back
+            and r.target in catalog.entities
+            and catalog.entities[r.target].label_from_str
+        ]
+        held = {k for r in target.many_to_one for k in r.local_keys}
+        summary = choose_summary_keys(target.columns, held)
+        keys = [*target.primary_key, *summary]
+        for referring in [*(j.relation for j in joins), *looked_up]:
+            keys += [k for k in referring.local_keys if k not in keys]
+        with_key = not (joins or looked_up) or not set(target.primary_key) <= held
+        found = _Description(keys, summary, joins, looked_up, with_key)
+    _DESCRIPTIONS[relation] = found
+    return found
+
+
+def _previews_of(
+    catalog: Catalog, relation: Relation, target: Entity, condition: Any
+) -> Select[Any]:
+    described = _description(catalog, relation, target)
+    if described is None:
+        return refs_select(target, condition, limit=PREVIEW_ROWS)
+    columns = [target.columns[k].expression.label(k) for k in described.keys]
+    pk_columns = [target.columns[k].expression for k in target.primary_key]
+    return (
+        base_select(target, columns)
+        .where(condition)
+        .order_by(*pk_columns)
+        .limit(PREVIEW_ROWS)
+        .add_columns(*label_columns(described.joins))
+    )
+
+
+def _summary_text(value: Any) -> str:
+    if is_midnight(value):
+        return str(value.date())
+    return to_text(value)
+
+
+def _read_previews(
+    session: Session,
+    catalog: Catalog,
+    relation: Relation,
+    target: Entity,
+    stmt: Select[Any],
+    params: dict[str, Any] | None,
+) -> list[RowRef]:
+    described = _description(catalog, relation, target)
+    if described is None:
+        return [ref for _, ref in read_refs(session, target, stmt, params)]
+    fetched = read(session, stmt, params).all()
+    width = len(described.keys)
+    rows = [dict(zip(described.keys, row[:width])) for row in fetched]
+    refs = joined_refs(described.joins, rows, [row[width:] for row in fetched])
+    if described.looked_up and rows:
+        wanted = {r.name for r in described.looked_up}
+        others = [r.name for r in target.many_to_one if r.name not in wanted]
+        refs.update(foreign_key_refs(session, catalog, target, rows, skip=others))
+    referring = [*(j.relation for j in described.joins), *described.looked_up]
+    pk_columns = [target.columns[k] for k in target.primary_key]
+    previews = []
+    for values in rows:
+        parts = []
+        for reference in referring:
+            found = refs.get(reference.name, {})
+            ref = found.get(tuple(values[k] for k in reference.local_keys))
+            if ref is not None:
+                parts.append(ref.label)
+        parts += [_summary_text(values[k]) for k in described.summary if values[k] is not None]
+        key = ", ".join(to_text(values[k]) for k in target.primary_key)
+        label = " · ".join([key, *parts] if described.with_key or not parts else parts)
+        identity = keys.row_identity([values[k] for k in target.primary_key], pk_columns)
+        previews.append(RowRef(label, identity))
+    return previews
 
 
 def _by_foreign_key(relation: Relation, target: Entity, values: Sequence[Any]) -> Any:
@@ -164,12 +280,12 @@ def related_previews(
             list_args = [(f"{k}__exact", to_text(v)) for k, v in zip(relation.target_keys, values)]
         if condition is None:
             stmt, params = (
-                _preview_select(relation, target),
+                _preview_select(catalog, relation, target),
                 {f"fk_{i}": v for i, v in enumerate(values)},
             )
         else:
-            stmt, params = refs_select(target, condition, limit=PREVIEW_ROWS), None
-        refs = [ref for _, ref in read_refs(session, target, stmt, params)]
+            stmt, params = _previews_of(catalog, relation, target, condition), None
+        refs = _read_previews(session, catalog, relation, target, stmt, params)
         if len(refs) < PREVIEW_ROWS:
             count = Count(len(refs), exact=True)
         else:

@@ -9,7 +9,6 @@ Core ``Table``, with the reason shown.
 
 from __future__ import annotations
 
-import importlib
 import re
 import warnings
 from collections.abc import Callable
@@ -36,9 +35,11 @@ from sqlalchemy.exc import NoReferencedColumnError, NoReferencedTableError
 from sqlalchemy.ext.automap import automap_base, generate_relationship
 from sqlalchemy.ext.hybrid import HybridExtensionType
 from sqlalchemy.orm import Mapper, RelationshipDirection, RelationshipProperty, registry
+from sqlalchemy.schema import Column as SAColumn
 from sqlalchemy.types import NullType
 
 from ..config import DatabaseConfig
+from . import modellogic, relnames, sources
 from .labels import choose_label_keys
 from .model import Catalog, Column, Entity, Relation
 from .readtypes import MYSQL_SPATIAL, MySQLGeometryText, for_reading
@@ -54,8 +55,12 @@ VIEW = "This is a view: its rows are read-only."
 
 def discover(config: DatabaseConfig, engine: Engine) -> Catalog:
     """Build the catalog of one database."""
-    if config.models:
-        catalog = _from_models(load_models(config.models), engine)
+    if config.models is not None:
+        models = models_for(config)
+        if models.registry is None:  # a plain MetaData: its tables, mapped as reflected ones
+            catalog = _from_metadata(models.metadata, engine)
+        else:
+            catalog = _from_models(models, engine)
     else:
         catalog = _reflected(engine)
     if catalog.dialect == "postgresql":
@@ -82,13 +87,32 @@ def _mark_unequatable(catalog: Catalog) -> None:
                 column.equatable = False
 
 
-def load_models(path: str) -> Any:
-    """Import ``package.module:Base`` and return the declarative base it names."""
-    module_name, _, attribute = path.partition(":")
-    base = getattr(importlib.import_module(module_name), attribute)
-    if not hasattr(base, "registry"):
-        raise TypeError(f"{path} is not a declarative base (it has no registry)")
-    return base
+def models_for(config: DatabaseConfig) -> sources.Models:
+    """The user's models of a database: a reference (``module:attr``) is imported, an object
+    (given by an application that embeds Rowboat) read as it is. ModelsError if unusable."""
+    if isinstance(config.models, str):
+        return sources.load(config.models, config.name)
+    return sources.models_of(config.models, sources.describe(config.models), config.name)
+
+
+def check_models(config: DatabaseConfig) -> None:
+    """Import and configure a database's models, so a mistake is reported when Rowboat
+    starts (ModelsError, with the cause and the fix) rather than as a 500 on every page."""
+    if config.models is None:
+        return
+    models = models_for(config)
+    if models.registry is not None:
+        _configure(models.registry, sources.describe(config.models))
+
+
+def _configure(own: registry, reference: str) -> None:
+    try:
+        own.configure()
+    except Exception as exc:  # noqa: BLE001 - the user's mappings are wrong: say so at start
+        raise sources.ModelsError(
+            f"models {reference!r}: SQLAlchemy cannot configure the mappings: "
+            f"{type(exc).__name__}: {exc}"
+        ) from None
 
 
 # --- reflection -------------------------------------------------------------------------------
@@ -116,6 +140,29 @@ def _reflected(engine: Engine) -> Catalog:
             for name in inspector.get_materialized_view_names(schema=schema):
                 view_keys[_table_key(schema, name)] = "materialized view"
 
+    return _catalog_of(engine, metadata, view_keys, problems, default_schema, "reflected")
+
+
+def _from_metadata(user_metadata: MetaData, engine: Engine) -> Catalog:
+    """A user's plain MetaData: its tables (copied: the user's objects are left as they are)
+    mapped as reflected tables are."""
+    metadata = MetaData()
+    for table in user_metadata.sorted_tables:
+        table.to_metadata(metadata)
+    default_schema = inspect(engine).default_schema_name
+    return _catalog_of(engine, metadata, {}, [], default_schema, "models")
+
+
+def _catalog_of(
+    engine: Engine,
+    metadata: MetaData,
+    view_keys: dict[str, str],
+    problems: list[str],
+    default_schema: str | None,
+    mode: str,
+) -> Catalog:
+    """The catalog of tables in ``metadata`` that no class maps yet: each mapped by automap
+    (views and tables without a key: read-only, with the reason)."""
     problems.extend(_drop_dangling_foreign_keys(metadata))
     if engine.dialect.name == "sqlite":
         _match_sqlite_time_formats(engine, metadata)
@@ -145,11 +192,12 @@ def _reflected(engine: Engine) -> Catalog:
             entity = _entity_from_table(table, kind, reason)
         entities[entity.name] = entity
     _add_core_relations(entities)
+    relnames.set_titles(entities, models=False)
     return Catalog(
         dialect=engine.dialect.name,
         entities=_sorted(entities),
         default_schema=default_schema,
-        mode="reflected",
+        mode=mode,
         warnings=problems,
     )
 
@@ -468,6 +516,7 @@ def _entity_name(table: Table) -> str:
 
 
 def _column_from_table(column: Any) -> Column:
+    label, help_, hidden = modellogic.column_info(column)  # a plain MetaData's Column(info=)
     return Column(
         key=column.key,
         name=column.name,
@@ -478,6 +527,9 @@ def _column_from_table(column: Any) -> Column:
         primary_key=bool(column.primary_key),
         computed=column.computed is not None,
         comment=column.comment,
+        label=label,
+        help=help_,
+        hidden=hidden,
     )
 
 
@@ -503,21 +555,9 @@ def _entity_from_mapper(
     cls = mapper.class_
     columns: dict[str, Column] = {}
     for prop in mapper.column_attrs:
-        column = prop.columns[0]
-        if not hasattr(column, "table"):
-            continue  # a column_property over an expression; not a stored column
-        columns[prop.key] = Column(
-            key=prop.key,
-            name=column.name,
-            kind=kind_of(column.type),
-            type=column.type,
-            expression=getattr(cls, prop.key),
-            nullable=bool(column.nullable),
-            primary_key=any(column is pk for pk in mapper.primary_key),
-            computed=getattr(column, "computed", None) is not None,
-            comment=column.comment,
-        )
-    columns.update(_hybrid_columns(mapper))
+        columns[prop.key] = _column_from_property(mapper, prop)
+    hybrids = _hybrid_columns(mapper)
+    columns.update(hybrids)
     pk_keys = [mapper.get_property_by_column(c).key for c in mapper.primary_key]
     label_from_str = cls.__str__ is not object.__str__
     return Entity(
@@ -533,7 +573,37 @@ def _entity_from_mapper(
         read_only_reason=reason,
         label_keys=[] if label_from_str else choose_label_keys(columns),
         label_from_str=label_from_str,
+        derived=modellogic.derived_attributes(mapper, set(hybrids)),
         comment=table.comment,
+    )
+
+
+def _column_from_property(mapper: Mapper[Any], prop: Any) -> Column:
+    """A mapped column, or a ``column_property`` over an expression (shown, never written),
+    with what its ``info`` says; a custom TypeDecorator's column reads as its impl stores."""
+    column = prop.columns[0]
+    attribute = getattr(mapper.class_, prop.key)
+    label, help_, hidden = modellogic.column_info(column, prop)
+    stored = isinstance(column, SAColumn) and isinstance(column.table, Table)
+    decorator = modellogic.custom_decorator(column.type)
+    expression, type_ = attribute, column.type
+    if decorator is not None:
+        expression, type_ = modellogic.as_stored(attribute, decorator)
+    return Column(
+        key=prop.key,
+        name=column.name if stored else prop.key,
+        kind=kind_of(type_),
+        type=type_,
+        expression=expression,
+        nullable=bool(column.nullable) if stored else True,
+        primary_key=any(column is pk for pk in mapper.primary_key),
+        computed=not stored or getattr(column, "computed", None) is not None,
+        comment=column.comment if stored else None,
+        label=label,
+        help=help_,
+        hidden=hidden,
+        attribute=attribute if decorator is not None else None,
+        decorator=decorator,
     )
 
 
@@ -547,9 +617,10 @@ def _hybrid_columns(mapper: Mapper[Any]) -> dict[str, Column]:
             continue  # private by Python convention: not for display
         try:
             expression = getattr(mapper.class_, key)
-            type_ = expression.type
-        except Exception:  # noqa: BLE001 - a Python-only hybrid has no SQL form; skip it
+            type_ = modellogic.hybrid_type(descriptor, expression.type)
+        except Exception:  # noqa: BLE001 - a Python-only hybrid: the row page shows it
             continue
+        label, help_, _hidden = modellogic.column_info(descriptor)
         result[key] = Column(
             key=key,
             name=key,
@@ -558,6 +629,8 @@ def _hybrid_columns(mapper: Mapper[Any]) -> dict[str, Column]:
             expression=expression,
             nullable=True,
             computed=True,
+            label=label,
+            help=help_,
         )
     return result
 
@@ -706,11 +779,12 @@ def _sorted(entities: dict[str, Entity]) -> dict[str, Entity]:
 # --- the user's models -------------------------------------------------------------------------
 
 
-def _from_models(base: Any, engine: Engine) -> Catalog:
-    base.registry.configure()
+def _from_models(models: sources.Models, engine: Engine) -> Catalog:
+    assert models.registry is not None
+    _configure(models.registry, "the models")
     entities: dict[str, Entity] = {}
     mapped_tables: set[int] = set()
-    for mapper in sorted(base.registry.mappers, key=lambda m: m.class_.__name__):
+    for mapper in sorted(models.mappers, key=lambda m: m.class_.__name__):
         table = mapper.local_table
         if not isinstance(table, Table):
             continue
@@ -719,7 +793,7 @@ def _from_models(base: Any, engine: Engine) -> Catalog:
         entities[name] = _entity_from_mapper(mapper, table, "table", name=name)
         mapped_tables.add(id(table))
     plain = registry()
-    for table in base.metadata.sorted_tables:
+    for table in models.metadata.sorted_tables:
         if id(table) in mapped_tables:
             continue
         cls = _map_plain(plain, table)  # a plain link table (``secondary=``), say
@@ -730,6 +804,7 @@ def _from_models(base: Any, engine: Engine) -> Catalog:
         )
         entities[entity.name] = entity
     _add_core_relations(entities)
+    relnames.set_titles(entities, models=True)
     return Catalog(
         dialect=engine.dialect.name,
         entities=_sorted(entities),

@@ -30,6 +30,21 @@ class Column:
     # False when the database has no "=" a typed-in value can use on this column's type
     # (PostgreSQL's point, xml, json, composite types): only null tests can filter it.
     equatable: bool = True
+    # What the model's ``info={...}`` says: a label for people, help text, and "hidden" (the
+    # author's "never show this", a password hash: narrow.py leaves it out of every page).
+    label: str | None = None
+    help: str | None = None
+    hidden: bool = False
+    # A custom TypeDecorator column is read, filtered and sorted as its ``impl`` stores it
+    # (``expression`` is then the attribute coerced to ``type``, the impl); ``attribute`` is
+    # the ORM attribute writes go through and ``decorator`` the model's own type.
+    attribute: Any = None
+    decorator: Any = None
+
+    @property
+    def title(self) -> str:
+        """How pages name the column: the model's label, else its name."""
+        return self.label or self.name
 
     @cached_property  # compiling a type to its name costs as much as rendering a cell
     def type_name(self) -> str:
@@ -40,11 +55,15 @@ class Column:
 
 
 def core_columns(column: Column) -> list[Any]:
-    """The table columns behind a catalog column (several for an inherited key), or []."""
-    expression = column.expression
+    """The table columns behind a catalog column (several for an inherited key), or [] for
+    one computed by a SQL expression (a hybrid, a ``column_property``)."""
+    expression = column.attribute if column.attribute is not None else column.expression
     if isinstance(expression, InstrumentedAttribute):
         prop = expression.property
-        return list(prop.columns) if isinstance(prop, ColumnProperty) else []
+        if not isinstance(prop, ColumnProperty):
+            return []
+        # a column_property over an expression (a Label) is computed, not stored
+        return [c for c in prop.columns if isinstance(c, SAColumn)]
     return [expression] if isinstance(expression, SAColumn) else []
 
 
@@ -58,6 +77,22 @@ class Relation:
     local_keys: list[str]  # many-to-one: this entity's column keys holding the foreign key
     target_keys: list[str]  # the target's column keys they point at (or, one-to-many, hold it)
     attribute: Any = None  # the ORM relationship attribute, when mapped
+    label: str | None = None  # for people (``relnames``): "Invoices" for Invoice_collection
+
+    @property
+    def title(self) -> str:
+        """How pages name the relation; ``name`` stays its key in URLs and query specs."""
+        return self.label or self.name
+
+
+@dataclass(eq=False)
+class Derived:
+    """A value the model computes in Python, shown read-only on the row page: a hybrid
+    property without a SQL form, or an association proxy (shown as a list of labels)."""
+
+    key: str
+    kind: str  # "hybrid" or "proxy"
+    relation: str | None = None  # a proxy's relationship: gone with it when narrowed
 
 
 @dataclass(eq=False)
@@ -76,6 +111,7 @@ class Entity:
     read_only_reason: str | None = None
     label_keys: list[str] = field(default_factory=list)  # columns that make a readable label
     label_from_str: bool = False  # the model defines __str__: labels come from loaded objects
+    derived: list[Derived] = field(default_factory=list)
     comment: str | None = None
 
     @property

@@ -8,7 +8,7 @@ are matched literally.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -156,11 +156,28 @@ class Filter:
             compared_expression(self.column), compared_value(self.column, value)
         )
 
-    def description(self) -> str:
+    def description(self, labels: Mapping[Any, str] | None = None) -> str:
+        """The filter in words; ``labels`` maps a value to how to show it instead (a foreign
+        key's value as "Rock (1)")."""
         values = self.value if isinstance(self.value, list) else [self.raw]
+        converted = self.value if isinstance(self.value, list) else [self.value]
         quote = self.column.kind in TEXT_LIKE or self.operator.key in _PATTERN_OPERATORS
-        shown = ", ".join(repr(str(v)) if quote else str(v) for v in values)
+        texts = [repr(str(v)) if quote else str(v) for v in values]
+        if labels:
+            texts = [
+                labels[c] if _hashable(c) and c in labels else text
+                for text, c in zip(texts, converted)
+            ]
+        shown = ", ".join(texts)
         return self.operator.describe.format(column=self.column.name, value=shown)
+
+
+def _hashable(value: Any) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
 
 
 def operators_for(column: Column) -> list[Operator]:

@@ -12,7 +12,8 @@ import decimal
 import enum
 import html
 import json
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from markupsafe import Markup
@@ -119,3 +120,86 @@ def cell(value: Any, column: Column) -> Markup:
     if value is None:
         return Markup(NULL_HTML)
     return Markup(formatter_for(column)(value))
+
+
+# --- reading aids: digit grouping and midnight ------------------------------------------------
+#
+# The server writes every value exactly as stored; what the browser's locale changes is only
+# drawn around it. ``static/values.js`` groups the digits of the cells marked ``GROUPED``
+# (11170334 reads 11,170,334 in en-US, 11 170 334 in fr-FR) with separators drawn by CSS, so
+# the text of the page, what is copied and what is exported stay 11170334.
+
+GROUPED = "grp"  # the class of a cell whose digits the page groups
+
+# A number that names rather than counts reads wrong grouped: keys, ids, years, codes.
+_NAMING_WORDS = frozenset(
+    {
+        "id",
+        "year",
+        "yr",
+        "code",
+        "zip",
+        "zipcode",
+        "postcode",
+        "postal",
+        "phone",
+        "number",
+        "no",
+        "nr",
+        "num",
+        "isbn",
+        "ean",
+        "upc",
+        "pin",
+        "ref",
+        "version",
+        "port",
+    }
+)
+_WORDS = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
+
+
+def groups_digits(column: Column, is_key: bool) -> bool:
+    """Whether a page groups the digits of ``column``'s values: a quantity (a price, a size in
+    bytes, a count), never a key (primary or foreign, ``is_key``) or a number that names
+    something (``…Id``, ``year``, ``zip``, ``phone``…)."""
+    if column.kind not in ("integer", "numeric", "float") or is_key or column.primary_key:
+        return False
+    words = _WORDS.findall(column.name)
+    return not words or words[-1].lower() not in _NAMING_WORDS
+
+
+def is_midnight(value: Any) -> bool:
+    """A datetime at exactly midnight, without a time zone that would be part of its value."""
+    return (
+        isinstance(value, dt.datetime)
+        and value.tzinfo is None
+        and value.hour == value.minute == value.second == value.microsecond == 0
+    )
+
+
+def all_midnight(values: Iterable[Any]) -> bool:
+    """Whether the values (NULLs aside) are datetimes at midnight, at least one of them."""
+    seen = False
+    for value in values:
+        if value is None:
+            continue
+        if not is_midnight(value):
+            return False
+        seen = True
+    return seen
+
+
+def midnight_html(value: dt.datetime) -> str:
+    """A midnight datetime as its date, the exact value still the text: " 00:00:00" is there
+    to be copied and read aloud but takes no room (``span.midnight``, rowboat.css)."""
+    text = value.isoformat(sep=" ")  # "YYYY-MM-DD 00:00:00": no fraction, no zone
+    return f'{text[:10]}<span class="midnight">{text[10:]}</span>'
+
+
+def date_formatter(column: Column, values: Iterable[Any]) -> Callable[[Any], str] | None:
+    """For a date or datetime column whose values here are all at midnight, the formatter
+    that shows their dates; None otherwise (each value shows as stored)."""
+    if column.kind not in ("date", "datetime") or not all_midnight(values):
+        return None
+    return midnight_html  # every value but NULLs (never formatted) is at midnight

@@ -138,6 +138,11 @@ class Database:
                     heap.settle()
         return self._catalog
 
+    @property
+    def discovered(self) -> Any:
+        """The catalog if it has been read, else None (never reads it: for error pages)."""
+        return self._catalog
+
     @contextmanager
     def _locked(self) -> Iterator[None]:
         """Hold the discovery lock, waiting at most DISCOVERY_WAIT seconds for another request's

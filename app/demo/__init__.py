@@ -10,16 +10,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.demo.models import Base
+from .models import Base
 
 __all__ = ["Base", "ensure_demo_database"]
 
 
 def __getattr__(name: str) -> Any:
-    # Lazy, so that `python -m app.demo.build` does not find its own module already imported
+    # Lazy, so that `python -m rowboat.demo.build` does not find its own module already imported
     # by this package (runpy warns, and the module would run twice).
     if name == "ensure_demo_database":
-        from app.demo.build import ensure_demo_database
+        from .build import ensure_demo_database
 
         return ensure_demo_database
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -7,7 +7,7 @@ every install shows the same rows, and it deliberately contains the awkward case
 must render correctly: NULLs next to empty strings, unicode, HTML-looking text, a very long
 title, binary data and JSON.
 
-Usage: python -m app.demo.build PATH
+Usage: python -m rowboat.demo.build PATH
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy import create_engine, insert
 from sqlalchemy.orm import Session
 
-from app.demo.models import (
+from .models import (
     Author,
     Base,
     Book,
@@ -169,11 +169,17 @@ def _build_atomically(target: Path) -> None:
     tmp = target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:
         _build(tmp)
-        os.replace(tmp, target)
-    except BaseException:
+        # A link, not a rename: gunicorn workers started without the start check each build
+        # the demo when it is missing, and a rename would put the second file over the first
+        # while a worker has it open; that worker's writes would then go to the unlinked file
+        # ("attempt to write a readonly database"), or be lost. The first file placed stays.
+        try:
+            os.link(tmp, target)
+        except FileExistsError:
+            pass  # another process placed it first: that one is the demo
+    finally:
         tmp.unlink(missing_ok=True)
         Path(f"{tmp}-journal").unlink(missing_ok=True)
-        raise
 
 
 def _build(path: Path) -> None:

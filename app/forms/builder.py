@@ -22,7 +22,7 @@ from wtforms.validators import Length
 
 from ..catalog.model import Catalog, Column, Entity, Relation, core_columns
 from . import fields as field_classes
-from .converters import convert, json_text
+from .converters import convert, json_text, through_decorator
 from .fields import UNSET, ColumnField, RelatedChanges, RelatedField
 from .spec import ColumnSpec
 
@@ -146,7 +146,7 @@ def _build(entity: Entity, catalog: Catalog, mode: str) -> FormSpec:
             validators.append(
                 Length(max=length, message=f"At most {length} characters, for this column.")
             )
-        attrs[attribute] = field_class(label=spec.name, spec=spec, validators=validators)
+        attrs[attribute] = field_class(label=column.title, spec=spec, validators=validators)
         attributes[column.key] = attribute
         columns.append(spec)
     related: list[RelatedSpec] = []
@@ -159,7 +159,7 @@ def _build(entity: Entity, catalog: Catalog, mode: str) -> FormSpec:
         name = f"_related:{relation.name}"
         related_spec = RelatedSpec(relation.name, name, relation, target)
         attrs[attribute] = RelatedField(
-            label=relation.name, html_name=name, relation=relation, target=target
+            label=relation.title, html_name=name, relation=relation, target=target
         )
         attributes[name] = attribute
         related.append(related_spec)
@@ -179,6 +179,8 @@ def _column_spec(
     conversion = convert(column.type, catalog.dialect)
     if conversion.text_like and _json_checked(core):
         conversion = json_text(catalog.dialect)
+    if column.decorator is not None:
+        conversion = through_decorator(conversion, column.decorator, catalog.dialect)
     identity = getattr(core, "identity", None)
     has_default = any(
         c.server_default is not None
@@ -203,6 +205,8 @@ def _column_spec(
     ):
         relation, target = None, None  # composite keys are typed column by column
     notes = []
+    if column.help:
+        notes.append(column.help)
     if column.comment:
         notes.append(column.comment)
     if conversion.hint:

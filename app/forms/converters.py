@@ -23,6 +23,7 @@ from sqlalchemy import types as sat
 from sqlalchemy.dialects import mysql, postgresql
 from sqlalchemy.types import TypeEngine
 
+from ..catalog import modellogic
 from ..catalog.readtypes import as_text, beyond_python
 from ..catalog.types import kind_of
 from ..core import looseval
@@ -86,6 +87,21 @@ def convert(type_: TypeEngine[Any], dialect: str) -> Conversion:
             raise
 
     return replace(conversion, parse=parse_or_words)
+
+
+def through_decorator(conversion: Conversion, decorator: Any, dialect: str) -> Conversion:
+    """A model's own TypeDecorator typed as its impl stores it: a value is shown as the
+    decorator hands it to the impl, and what is typed is given back to Python by the decorator
+    (the ORM's write then stores exactly what was typed)."""
+    parse, fmt = conversion.parse, conversion.format
+
+    def parse_stored(text: str) -> Any:
+        return modellogic.from_stored(decorator, parse(text), dialect)
+
+    def format_stored(value: Any) -> str:
+        return fmt(modellogic.to_stored(decorator, value, dialect))
+
+    return replace(conversion, parse=parse_stored, format=format_stored)
 
 
 def _convert(type_: TypeEngine[Any], dialect: str) -> Conversion:
@@ -413,9 +429,18 @@ def _enum(type_: TypeEngine[Any], dialect: str) -> Conversion:
         "ChoiceField",
         parse=parse,
         format=fmt,
-        choices=tuple((s, s) for s in stored),
+        choices=tuple((s, _choice_label(s, enum_class)) for s in stored),
         text_like="" in stored,
     )
+
+
+def _choice_label(stored: str, enum_class: Any) -> str:
+    """An Enum class member's text value labels its choice (``SUSPENDED`` stored, "Suspended
+    for now" shown); otherwise the stored value itself."""
+    member = getattr(enum_class, "__members__", {}).get(stored) if enum_class else None
+    if member is not None and isinstance(member.value, str) and member.value:
+        return member.value
+    return stored
 
 
 @register(mysql.SET)

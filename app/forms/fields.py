@@ -431,8 +431,8 @@ class RelatedChanges:
 
 
 class RelatedField(Field):
-    """A many-to-many relationship. ``data`` is every chosen identity (a select of a small
-    target), ``RelatedChanges`` (the search-and-add list of a large one), or ``UNSET``."""
+    """A many-to-many relationship. ``data`` is every chosen identity (the ticked boxes of a
+    small target), ``RelatedChanges`` (the search-and-add list of a large one), or ``UNSET``."""
 
     def __init__(
         self, *args: Any, relation: Any, target: Any, html_name: str, **kwargs: Any
@@ -451,7 +451,8 @@ class RelatedField(Field):
         self.linked: list[tuple[str, str]] = []
         self.added: list[tuple[str, str]] = []
         self.removed: list[tuple[str, str]] = []  # ticked for removal, beyond ``linked``
-        self.removing: set[str] = set()  # every identity ticked for removal
+        self.removing: set[str] = set()  # every linked identity the user asked to unlink
+        self.others: list[tuple[str, str]] = []  # small target: the rows neither linked nor chosen
 
     def process(
         self, formdata: Any, data: Any = unset_value, extra_filters: Sequence[Any] | None = None

@@ -15,15 +15,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, create_engine, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
-from .models import VERSION_TABLE
+from .models import VERSION_TABLE, Base
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 LOCK_NAME = "rowboat_state_migrations"
@@ -58,7 +59,23 @@ def state_engine(url: str) -> Engine:
     connect_args: dict[str, object] = {}
     if backend in ("postgresql", "mysql") and "connect_timeout" not in parsed.query:
         connect_args["connect_timeout"] = CONNECT_TIMEOUT
-    return create_engine(parsed, pool_pre_ping=True, connect_args=connect_args)
+    engine = create_engine(parsed, pool_pre_ping=True, connect_args=connect_args)
+    if backend == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        event.listen(engine, "connect", _write_ahead_log)
+    return engine
+
+
+def _write_ahead_log(dbapi_connection: Any, _record: Any) -> None:
+    """A SQLite state database in write-ahead-log mode, each commit still synced (FULL): one
+    fsync of the log per commit, where the rollback journal took several and created and
+    deleted its file every time (every write commits here twice: the audit log's pending
+    entries, then their outcome). The mode is stored in the file; setting it again is a no-op."""
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = FULL")
+    finally:
+        cursor.close()
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
@@ -66,6 +83,9 @@ def alembic_config(connection: Connection | None = None) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS).replace("%", "%%"))
     config.attributes["connection"] = connection
+    # env.py is loaded by path, outside the package: it is handed what it needs.
+    config.attributes["target_metadata"] = Base.metadata
+    config.attributes["version_table"] = VERSION_TABLE
     return config
 
 

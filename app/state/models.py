@@ -14,9 +14,11 @@ from sqlalchemy import (
     CheckConstraint,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
+    Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -59,6 +61,9 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(16), default="viewer")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
     disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Part of the session's user id: raising it (new password, removal) ends every session.
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Grant(Base):
@@ -92,3 +97,74 @@ class ApiToken(Base):
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class HiddenColumn(Base):
+    """A column no page, form, export, lookup, filter or query shows (a password hash, say).
+
+    ``schema`` is "" for the database's default schema, so the unique constraint holds (NULLs
+    would all be distinct).
+    """
+
+    __tablename__ = "hidden_columns"
+    __table_args__ = (UniqueConstraint("database", "schema", "table", "column"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    database: Mapped[str] = mapped_column(String(100))
+    schema: Mapped[str] = mapped_column(String(255), default="")
+    table: Mapped[str] = mapped_column(String(255))
+    column: Mapped[str] = mapped_column(String(255))
+
+
+class Setting(Base):
+    """Values every instance sharing the state database must agree on (the session key)."""
+
+    __tablename__ = "settings"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[str] = mapped_column(String(1000))
+
+
+AUDIT_ACTIONS = ("create", "update", "delete")
+OUTCOMES = ("pending", "committed", "failed", "unknown")
+
+
+class AuditEntry(Base):
+    """One row changed by Rowboat: who, when, where, and the values before and after.
+
+    ``changes`` is JSON: ``{column: {"before": v, "after": v}}`` with typed values
+    (``app/audit/values.py``); a create has only "after"s and a delete only "before"s (every
+    column, so the row can be put back). ``outcome`` is "pending" from just before the target
+    database commits until just after; one left pending (a crash in between) is settled when
+    Rowboat next starts, by reading the row. ``row_hash`` indexes a row's history (the key
+    itself can be longer than an index allows).
+    """
+
+    __tablename__ = "audit_entries"
+    __table_args__ = (
+        CheckConstraint(_one_of("action", AUDIT_ACTIONS), name="action"),
+        CheckConstraint(_one_of("outcome", OUTCOMES), name="outcome"),
+        Index("ix_audit_entries_row_hash_id", "row_hash", "id"),
+        Index("ix_audit_entries_at", "at"),
+        Index("ix_audit_entries_batch", "batch"),
+        Index("ix_audit_entries_outcome", "outcome"),
+        Index("ix_audit_entries_user_name_id", "user_name", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    user_name: Mapped[str | None] = mapped_column(String(150))
+    token_name: Mapped[str | None] = mapped_column(String(100))
+    database: Mapped[str] = mapped_column(String(100))
+    schema: Mapped[str] = mapped_column(String(255), default="")
+    table: Mapped[str] = mapped_column(String(255))
+    row_key: Mapped[str] = mapped_column(Text)
+    row_hash: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(16))
+    changes: Mapped[str] = mapped_column(Text)
+    cascade: Mapped[str | None] = mapped_column(Text)
+    batch: Mapped[str | None] = mapped_column(String(36))
+    revert_of: Mapped[int | None] = mapped_column(Integer)
+    request_id: Mapped[str | None] = mapped_column(String(64))
+    address: Mapped[str | None] = mapped_column(String(64))
+    outcome: Mapped[str] = mapped_column(String(16), default="pending")

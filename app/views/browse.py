@@ -11,19 +11,22 @@ from flask import Blueprint, current_app, redirect, render_template, request
 from markupsafe import Markup
 from sqlalchemy.exc import DBAPIError
 
-from ..browse import labels, listing, rowhtml, rowpage
+from ..browse import crumbs, derived, keyfilters, labels, listing, rowhtml, rowpage
 from ..browse.counting import Count
 from ..browse.overview import database_overview
-from ..catalog.model import Entity
+from ..catalog.model import Catalog, Entity
 from ..core import keys
 from ..core.filters import OPERATORS, operator_keys
 from ..core.formatting import cell
 from ..db import timeouts
-from ..db.engines import databases_of, session_for
-from ..db.errors import Unreadable
+from ..db.engines import Database, databases_of, session_for
+from ..db.errors import BadRequest, QueryTimeout, TooBusy, Unreadable
 from ..web import slots, urls
-from ..web.errorpages import object_problem
-from .lookup import database_named, entity_at
+from ..web.errornav import error_navigation
+from ..web.errorpages import object_problem, wants_json
+from ..web.signin import current_access, needs
+from .edit import lookup_url
+from .lookup import catalog_of, database_named, entity_at
 
 bp = Blueprint("browse", __name__)
 
@@ -45,6 +48,7 @@ def _template_helpers(state: Any) -> None:
             "value_cell": rowhtml.value_cell,
             "row_url_prefixes": rowhtml.row_url_prefixes,
             "record_rows": rowhtml.record_rows,
+            "unlinked_references": rowhtml.unlinked_references,
             "blank_filter_row": blank_filter_row,
         }
     )
@@ -53,7 +57,7 @@ def _template_helpers(state: Any) -> None:
 _BLANK_FILTER_ROWS: weakref.WeakKeyDictionary[Entity, Markup] = weakref.WeakKeyDictionary()
 
 
-def blank_filter_row(entity: Entity) -> Markup:
+def blank_filter_row(entity: Entity, offers: dict[str, tuple[str, str]]) -> Markup:
     """The filter form's empty row for ``entity``, rendered once per table: it lists every
     column with its operators and every operator, which was a twentieth of a list page's
     time, and it is the same on every page of the table."""
@@ -61,7 +65,8 @@ def blank_filter_row(entity: Entity) -> Markup:
     if html is None:
         # Any: a template module's macros are attributes Jinja sets on it at runtime.
         macros: Any = current_app.jinja_env.get_template("_filter_row.html").module
-        html = _BLANK_FILTER_ROWS[entity] = Markup(macros.filter_row(entity, None, None, ""))
+        row = macros.filter_row(entity, None, None, "", offers)
+        html = _BLANK_FILTER_ROWS[entity] = Markup(row)
     return html
 
 
@@ -78,21 +83,30 @@ def _reading(entity: Entity) -> Iterator[None]:
 
 
 @bp.get("/")
+@needs("signed-in")
 def home() -> Any:
-    overviews = [database_overview(db) for db in databases_of(current_app).values()]
+    access = current_access()
+    overviews = [
+        database_overview(db, catalog_of)
+        for db in databases_of(current_app).values()
+        if access.sees_database(db.name)
+    ]
     return render_template("home.html", overviews=overviews)
 
 
 @bp.get("/<db>")
+@needs("read")
 def database(db: str) -> Any:
-    return render_template("home.html", overviews=[database_overview(database_named(db))])
+    overview = database_overview(database_named(db), catalog_of)
+    return render_template("home.html", overviews=[overview])
 
 
 @bp.get("/<db>/<table>")
+@needs("read")
 def table(db: str, table: str) -> Any:
     database = database_named(db)
     entity = entity_at(database, table)
-    catalog = database.catalog
+    catalog = catalog_of(database)
     settings = current_app.config
     args = list(request.args.items(multi=True))
     canonical = listing.canonical_args(args, settings["PAGE_SIZE"], settings["MAX_FILTERS"])
@@ -105,19 +119,46 @@ def table(db: str, table: str) -> Any:
         settings["PAGE_SIZE"],
         settings["MAX_PAGE_SIZE"],
         settings["MAX_FILTERS"],
+        keep_problems=True,
     )
     session = session_for(database)
+    pickers = keyfilters.pickers(catalog, entity)
+    offers = _offers(db, pickers)
+    # The filters' labels are read before the rows only when settling typed labels needs
+    # them; otherwise after, mostly from the labels the rows already carry.
+    early = (
+        keyfilters.filter_labels(session, pickers, query.form)
+        if keyfilters.settles_by_label(pickers, query.form)
+        else None
+    )
+    settled = keyfilters.settle(session, pickers, query.form, early or {})
+    if settled.replacements and not settled.messages:
+        # Labels typed into foreign-key filters, each naming one row: the URL keeps its key.
+        return redirect(
+            urls.table(db, entity, keyfilters.with_replacements(args, settled.replacements))
+        )
+    if settled.messages:
+        return _filter_problems(database, entity, catalog, query, args, offers, settled.messages)
     joins = labels.label_joins(catalog, entity)
     # A page no index serves takes one of the database's few slow slots (503 when none is free).
-    slots.hold_for_request(database, listing.slow_list(entity, query))
+    try:
+        slots.hold_for_request(database, listing.slow_list(entity, query))
+    except TooBusy as busy:
+        return _unfinished_list(database, entity, catalog, query, args, offers, busy)
     with _reading(entity):
         try:
             page = listing.fetch_page(session, entity, query, catalog.dialect, joins)
         except DBAPIError as exc:
             if not timeouts.is_timeout(exc):
                 raise
-            raise listing.list_timeout(entity, query, settings["STATEMENT_TIMEOUT"]) from exc
+            session.rollback()  # PostgreSQL aborts the transaction on a cancelled statement
+            problem = listing.list_timeout(entity, query, settings["STATEMENT_TIMEOUT"])
+            return _unfinished_list(database, entity, catalog, query, args, offers, problem)
     refs = page.refs | labels.foreign_key_refs(session, catalog, entity, page.rows, page.refs)
+    if early is None:
+        shown = keyfilters.filter_labels(session, pickers, query.form, refs)
+    else:
+        shown = early
     try:
         count = listing.list_count(
             session,
@@ -149,23 +190,132 @@ def table(db: str, table: str) -> Any:
         page=page,
         refs=refs,
         count=count,
+        first_row=listing.first_row_number(query, len(page.rows), count),
         args=args,
+        offers=offers,
+        shown=shown,
+        messages={},
     )
 
 
+def _offers(db: str, pickers: dict[str, keyfilters.Picker]) -> dict[str, tuple[str, str]]:
+    """For each foreign-key filter column: the picker's lookup URL and the table it searches."""
+    return {
+        key: (lookup_url(db, picker.target, picker.key), picker.target.name)
+        for key, picker in pickers.items()
+    }
+
+
+def _filter_problems(
+    database: Database,
+    entity: Entity,
+    catalog: Catalog,
+    query: listing.ListQuery,
+    args: list[tuple[str, str]],
+    offers: dict[str, tuple[str, str]],
+    messages: dict[int, str],
+) -> Any:
+    """The list page again, its form as it was sent and each filter that cannot be used
+    marked with why (a 400): no rows, since they would not be the ones asked for."""
+    if wants_json():
+        raise BadRequest(next(iter(messages.values())))
+    return _without_rows(database, entity, catalog, query, args, offers, messages=messages), 400
+
+
+def _unfinished_list(
+    database: Database,
+    entity: Entity,
+    catalog: Catalog,
+    query: listing.ListQuery,
+    args: list[tuple[str, str]],
+    offers: dict[str, tuple[str, str]],
+    problem: QueryTimeout | TooBusy,
+) -> Any:
+    """A list page whose rows could not be read in time (504) or not now (503): the page
+    itself, with its breadcrumbs and its form as the user had it, the reason in place of the
+    rows and links to the same page without its sort, its filters or both."""
+    if wants_json():
+        raise problem
+    seconds = current_app.config["STATEMENT_TIMEOUT"]
+    heading = (
+        f"This page took longer than {seconds:g} s"
+        if isinstance(problem, QueryTimeout)
+        else "Too many slow pages at once"
+    )
+    headers = {"Retry-After": str(problem.retry_after)} if isinstance(problem, TooBusy) else {}
+    page = _without_rows(
+        database,
+        entity,
+        catalog,
+        query,
+        args,
+        offers,
+        problem=problem,
+        problem_heading=heading,
+        retries=listing.retry_choices(args, query),
+        ways=error_navigation(problem.status).ways,  # again, back, the database, home
+    )
+    return page, problem.status, headers
+
+
+def _without_rows(
+    database: Database,
+    entity: Entity,
+    catalog: Catalog,
+    query: listing.ListQuery,
+    args: list[tuple[str, str]],
+    offers: dict[str, tuple[str, str]],
+    **why: Any,
+) -> str:
+    """The list page with its breadcrumbs and its form as sent, and no rows: ``why`` says
+    what the template shows in their place (filter ``messages``, or a ``problem``)."""
+    context: dict[str, Any] = {
+        "table_url": urls.table(database.name, entity),
+        "slow": None,
+        "db": database,
+        "entity": entity,
+        "catalog": catalog,
+        "query": query,
+        "page": None,
+        "refs": {},
+        "count": None,
+        "first_row": None,
+        "args": args,
+        "offers": offers,
+        "shown": {},
+        "messages": {},
+    }
+    return render_template("table.html", **(context | why))
+
+
 @bp.get("/<db>/<table>/<key>")
+@needs("read")
 def row(db: str, table: str, key: str) -> Any:
     database = database_named(db)
     entity = entity_at(database, table)
-    catalog = database.catalog
+    catalog = catalog_of(database)
     session = session_for(database)
     joins = labels.label_joins(catalog, entity)
     with _reading(entity):
         identity, values, refs = rowpage.find_row(session, entity, key, joins)
     refs |= labels.foreign_key_refs(session, catalog, entity, [values], refs)
-    previews = rowpage.related_previews(
-        session, catalog, entity, identity, values, current_app.config["COUNT_CAP"]
-    )
+    previews_late = None
+    try:
+        previews = rowpage.related_previews(
+            session, catalog, entity, identity, values, current_app.config["COUNT_CAP"]
+        )
+    except DBAPIError as exc:
+        if not timeouts.is_timeout(exc):
+            raise
+        # The row itself was read: it is shown, without the related rows (a foreign key no
+        # index serves, on a big table), rather than the whole page lost to a 504.
+        session.rollback()  # PostgreSQL aborts the transaction on a cancelled statement
+        previews = []
+        seconds = current_app.config["STATEMENT_TIMEOUT"]
+        previews_late = (
+            f"Reading the rows related to this one took longer than the {seconds:g} s time "
+            "limit, so they are not shown. An index on their foreign key would make it fast."
+        )
     return render_template(
         "row.html",
         db=database,
@@ -175,4 +325,7 @@ def row(db: str, table: str, key: str) -> Any:
         values=values,
         refs=refs,
         previews=previews,
+        previews_late=previews_late,
+        derived_rows=derived.derived_rows(session, entity, identity),
+        crumb=crumbs.row_crumb(session, entity, key, values),
     )

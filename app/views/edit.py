@@ -26,7 +26,8 @@ from sqlalchemy.exc import DBAPIError
 from werkzeug.datastructures import CombinedMultiDict
 
 from .. import writes
-from ..browse import rowpage
+from ..audit.journal import Actor, Journal
+from ..browse import crumbs, rowpage
 from ..browse.labels import refs_where
 from ..catalog.model import Entity
 from ..core import keys
@@ -38,7 +39,9 @@ from ..db.errors import BadRequest, NotFound, fault_kind
 from ..forms import form_spec, html_name
 from ..forms.builder import FormSpec
 from ..web import urls
-from .lookup import database_named, entity_at
+from ..web.signin import Forbidden, current_access, needs, request_id
+from ..writes.keyrefs import key_references
+from .lookup import catalog_of, database_named, entity_at
 
 bp = Blueprint("edit", __name__)
 
@@ -46,28 +49,24 @@ bp = Blueprint("edit", __name__)
 # --- URLs ---------------------------------------------------------------------------------------
 
 
-def _segment(entity: Entity) -> str:
-    return keys.entity_segment(entity.schema, entity.table_name)
-
-
 def new_url(db: str, entity: Entity, prefill: dict[str, Any] | None = None) -> str:
-    return urls.cached_url_for("edit.new", db=db, table=_segment(entity), **(prefill or {}))
+    return urls.cached_url_for("edit.new", db=db, table=urls.segment(entity), **(prefill or {}))
 
 
 def edit_url(db: str, entity: Entity, identity: str) -> str:
-    return urls.cached_url_for("edit.edit", db=db, table=_segment(entity), key=identity)
+    return urls.cached_url_for("edit.edit", db=db, table=urls.segment(entity), key=identity)
 
 
 def delete_url(db: str, entity: Entity, identity: str) -> str:
-    return urls.cached_url_for("edit.delete", db=db, table=_segment(entity), key=identity)
+    return urls.cached_url_for("edit.delete", db=db, table=urls.segment(entity), key=identity)
 
 
 def bulk_delete_url(db: str, entity: Entity) -> str:
-    return urls.cached_url_for("edit.bulk_delete", db=db, table=_segment(entity))
+    return urls.cached_url_for("edit.bulk_delete", db=db, table=urls.segment(entity))
 
 
 def lookup_url(db: str, entity: Entity, column: str | None = None) -> str:
-    return urls.cached_url_for("edit.lookup", db=db, table=_segment(entity), _column=column)
+    return urls.cached_url_for("edit.lookup", db=db, table=urls.segment(entity), _column=column)
 
 
 def download_url(db: str, entity: Entity, identity: str, column: str) -> str:
@@ -75,7 +74,13 @@ def download_url(db: str, entity: Entity, identity: str, column: str) -> str:
 
 
 def writable(db: Database, entity: Entity) -> bool:
-    return not db.read_only and not entity.read_only and entity.mapped_class is not None
+    """Whether the current caller may change rows of ``entity`` (so its buttons show)."""
+    return (
+        not db.read_only
+        and not entity.read_only
+        and entity.mapped_class is not None
+        and current_access().may("write", db.name, entity.schema, entity.table_name)
+    )
 
 
 def related_prefill(relation: Any, values: dict[str, Any]) -> dict[str, str] | None:
@@ -109,6 +114,13 @@ def _template_helpers(state: Any) -> None:
 
 
 # --- lookups ------------------------------------------------------------------------------------
+
+
+def validation_errors() -> tuple[type[Exception], ...]:
+    """What a model's validators raise for a refused value: ValueError, AssertionError and
+    the VALIDATION_ERRORS setting's classes (imported once, by the app factory)."""
+    errors: tuple[type[Exception], ...] = current_app.extensions["rowboat.validation_errors"]
+    return errors
 
 
 def _writable(db: str, table: str) -> tuple[Database, Entity]:
@@ -173,25 +185,41 @@ def _render_form(
     if not interrupted:  # a database that just failed is not asked for choices again
         writes.fill_choices(
             session_for(database),
-            database.catalog,
+            catalog_of(database),
             spec,
             form,
             database.estimates,
             labels or {},
             parent,
         )
+    crumb = None
+    if key is not None:  # the row as every page of it names it in the breadcrumbs
+        session = session_for(database)
+        if interrupted:
+            crumb = crumbs.crumb_text(key, None)
+        else:
+            crumb = crumbs.row_crumb(session, entity, key)
+    key_refs = {}
+    if (
+        not interrupted
+        and spec.mode == "edit"
+        and any(c.editable and c.column.primary_key for c in spec.columns)
+    ):  # the warning beside an editable key: who points at it and what a change does to them
+        key_refs = key_references(session_for(database), catalog_of(database), entity)
     return (
         render_template(
             "edit/form.html",
             db=database,
             entity=entity,
-            catalog=database.catalog,
+            catalog=catalog_of(database),
             spec=spec,
             form=form,
             key=key,
             fingerprint=fingerprint,
             failure=failure,
             shown=shown or {},
+            key_refs=key_refs,
+            crumb=crumb,
         ),
         status,
         {"Retry-After": str(getattr(failure, "retry_after", 5))} if interrupted else {},
@@ -199,10 +227,13 @@ def _render_form(
 
 
 @bp.route("/<db>/<table>/-/new", methods=["GET", "POST"])
+@needs("write")
 def new(db: str, table: str) -> Any:
     database, entity = _writable(db, table)
-    spec = form_spec(entity, database.catalog, "create")
-    if request.method == "GET":
+    spec = form_spec(entity, catalog_of(database), "create")
+    # HEAD is a GET without the body (Flask routes it here too): it must never save. It is
+    # not CSRF-checked, and taking it for a POST created a row from an empty form.
+    if request.method in ("GET", "HEAD"):
         form = spec.make()
         for column in spec.columns:  # "add a related row" fills in the foreign key
             if column.html_name in request.args and column.editable:
@@ -218,10 +249,12 @@ def new(db: str, table: str) -> Any:
     try:
         identity = writes.create(
             session_for(database),
-            database.catalog,
+            catalog_of(database),
             entity,
             spec.values(form),
             spec.related_values(form),
+            journal=journal_for(database, entity),
+            rules=validation_errors(),
         )
     except writes.WriteFailed as failure:
         return _render_form(database, entity, spec, form, failure.status, failure=failure)
@@ -230,13 +263,14 @@ def new(db: str, table: str) -> Any:
 
 
 @bp.route("/<db>/<table>/<key>/-/edit", methods=["GET", "POST"])
+@needs("write")
 def edit(db: str, table: str, key: str) -> Any:
     database, entity = _writable(db, table)
-    catalog = database.catalog
+    catalog = catalog_of(database)
     session = session_for(database)
     spec = form_spec(entity, catalog, "edit")
     loaded: writes.LoadedRow | None
-    if request.method == "GET":
+    if request.method in ("GET", "HEAD"):  # HEAD never saves (see new)
         loaded, refs = writes.load_for_form(session, catalog, entity, key, bool(spec.related))
         # Many-to-many links are read while filling the fields: a few of them for a large
         # target (a row may have thousands), every one for a small target's select.
@@ -292,6 +326,8 @@ def edit(db: str, table: str, key: str) -> Any:
             expected,
             spec.values(form),
             spec.related_values(form),
+            journal=journal_for(database, entity),
+            rules=validation_errors(),
         )
     except writes.Conflict as conflict:
         if conflict.current is not None:
@@ -343,10 +379,71 @@ def _parent(session: Any, entity: Entity, key: str, spec: FormSpec) -> Any:
 
 
 def _preview(database: Database, entity: Entity, identities: list[tuple[Any, ...]]) -> Any:
+    """What deleting these rows would do, in every table (the full catalog, not the
+    caller's view of it: a cascade reaches tables whatever the caller may read)."""
     budget = max(2.0, 2 * float(current_app.config["STATEMENT_TIMEOUT"]))
     return writes.delete_preview(
         session_for(database), database.catalog, entity, identities, budget
     )
+
+
+def check_cascades(
+    database: Database, entity: Entity, identities: list[tuple[Any, ...]]
+) -> dict[str, int | None] | None:
+    """Refuse a delete whose cascades (ON DELETE CASCADE / SET NULL / SET DEFAULT) would
+    change rows of tables the caller may not change, as Django admin does. Returns the rows
+    the cascades reach per table, for the audit log (None when it is off and nothing was
+    checked)."""
+    access = current_access()
+    auditing = bool(current_app.config["AUDIT"])
+    if access.is_admin and not auditing:
+        return None
+    effects = [e for e in _preview(database, entity, identities).visible if e.action != "blocking"]
+    barred = sorted(
+        {
+            effect.table
+            for effect in effects
+            if not access.is_admin
+            and (
+                effect.entity is None
+                or not access.may(
+                    "write", database.name, effect.entity.schema, effect.entity.table_name
+                )
+            )
+        }
+    )
+    if barred:
+        raise Forbidden(
+            "Not deleted: the database would also change rows of "
+            + ", ".join(repr(name) for name in barred)
+            + ", which you may not change. Someone who may (or an admin) can delete it."
+        )
+    return {f"{effect.table} ({effect.action})": effect.count for effect in effects}
+
+
+def journal_for(
+    database: Database,
+    entity: Entity,
+    cascade: dict[str, int | None] | None = None,
+    revert_of: int | None = None,
+) -> Journal | None:
+    """The audit log's record of this write (``revert_of``: the entry it reverts), or None
+    when auditing is off."""
+    if not current_app.config["AUDIT"]:
+        return None
+    access = current_access()
+    actor = Actor(access.user, access.token, request.remote_addr, request_id())
+    full = database.catalog.entities[entity.name]  # hidden columns too: a revert needs them
+    state = current_app.extensions["rowboat.state"]
+    return Journal(state, actor, database.name, full, cascade, revert_of)
+
+
+def _retry_headers(failure: writes.WriteFailed | None) -> dict[str, str]:
+    """Retry-After for a delete the database or the audit log could not make now (503), as
+    the row forms send it."""
+    if isinstance(failure, writes.WriteInterrupted):
+        return {"Retry-After": str(failure.retry_after)}
+    return {}
 
 
 def _labels(database: Database, entity: Entity, identities: list[tuple[Any, ...]]) -> list[Any]:
@@ -357,6 +454,7 @@ def _labels(database: Database, entity: Entity, identities: list[tuple[Any, ...]
 
 
 @bp.route("/<db>/<table>/<key>/-/delete", methods=["GET", "POST"])
+@needs("write")
 def delete(db: str, table: str, key: str) -> Any:
     database, entity = _writable(db, table)
     session = session_for(database)
@@ -364,8 +462,10 @@ def delete(db: str, table: str, key: str) -> Any:
     status = 200
     if request.method == "POST":
         expected = request.form.get("_fingerprint") or None
+        cascade = check_cascades(database, entity, [rowpage.decode_key(entity, key)])
+        journal = journal_for(database, entity, cascade)
         try:
-            writes.delete(session, database.catalog, entity, key, expected)
+            writes.delete(session, catalog_of(database), entity, key, expected, journal)
         except writes.Conflict as conflict:
             failure, status = conflict, 409
             if conflict.current is None:
@@ -373,7 +473,7 @@ def delete(db: str, table: str, key: str) -> Any:
         except writes.WriteFailed as refused:
             failure, status = refused, refused.status
         else:
-            flash(f"Deleted the row {_shown_key(key)} from {entity.name}.", "edit")
+            flash(f"Deleted the row {shown_key(key)} from {entity.name}.", "edit")
             return redirect(urls.table(db, entity))
     loaded = writes.load(session, entity, key)
     refs = _labels(database, entity, [loaded.identity])
@@ -382,15 +482,17 @@ def delete(db: str, table: str, key: str) -> Any:
             "edit/delete.html",
             db=database,
             entity=entity,
-            catalog=database.catalog,
+            catalog=catalog_of(database),
             key=key,
             label=refs[0].label if refs else key,
+            crumb=crumbs.crumb_text(key, refs[0].label if refs else None),
             values=loaded.values,
             fingerprint=loaded.fingerprint,
             preview=_preview(database, entity, [loaded.identity]),
             failure=failure,
         ),
         status,
+        _retry_headers(failure),  # a 503 (database or audit log unavailable) says when to retry
     )
 
 
@@ -415,7 +517,7 @@ def _local(url: str) -> str | None:
     return cleaned
 
 
-def _shown_key(key: str) -> str:
+def shown_key(key: str) -> str:
     return keys.decode(key) if "," not in key else key
 
 
@@ -425,9 +527,10 @@ def _render_gone(database: Database, entity: Entity, key: str, failure: Any) -> 
             "edit/delete.html",
             db=database,
             entity=entity,
-            catalog=database.catalog,
+            catalog=catalog_of(database),
             key=key,
-            label=_shown_key(key),
+            label=shown_key(key),
+            crumb=crumbs.crumb_text(key, None),
             values=None,
             fingerprint=None,
             preview=None,
@@ -438,6 +541,7 @@ def _render_gone(database: Database, entity: Entity, key: str, failure: Any) -> 
 
 
 @bp.post("/<db>/<table>/-/delete")
+@needs("write")
 def bulk_delete(db: str, table: str) -> Any:
     database, entity = _writable(db, table)
     texts = list(dict.fromkeys(request.form.getlist("_key")))
@@ -453,8 +557,12 @@ def bulk_delete(db: str, table: str) -> Any:
     failure: writes.WriteFailed | None = None
     status = 200
     if request.form.get("_confirm") == "1":
+        cascade = check_cascades(database, entity, identities)
+        journal = journal_for(database, entity, cascade)
         try:
-            deleted = writes.bulk_delete(session_for(database), database.catalog, entity, texts)
+            deleted = writes.bulk_delete(
+                session_for(database), catalog_of(database), entity, texts, journal
+            )
         except writes.WriteFailed as refused:
             failure, status = refused, refused.status
         else:
@@ -465,7 +573,7 @@ def bulk_delete(db: str, table: str) -> Any:
             "edit/bulk_delete.html",
             db=database,
             entity=entity,
-            catalog=database.catalog,
+            catalog=catalog_of(database),
             keys_=texts,
             refs=_labels(database, entity, identities),
             preview=_preview(database, entity, identities),
@@ -473,6 +581,7 @@ def bulk_delete(db: str, table: str) -> Any:
             back=_local(request.form.get("_back", "")) or urls.table(db, entity),
         ),
         status,
+        _retry_headers(failure),  # a 503 (database or audit log unavailable) says when to retry
     )
 
 
@@ -480,6 +589,7 @@ def bulk_delete(db: str, table: str) -> Any:
 
 
 @bp.get("/<db>/<table>/-/lookup.json")
+@needs("read", machine=True)
 def lookup(db: str, table: str) -> Any:
     database = database_named(db)
     entity = entity_at(database, table)
@@ -503,6 +613,7 @@ def lookup(db: str, table: str) -> Any:
 
 
 @bp.get("/<db>/<table>/<key>/-/download/<column>")
+@needs("read", machine=True)
 def download(db: str, table: str, key: str, column: str) -> Any:
     database = database_named(db)
     entity = entity_at(database, table)
@@ -520,7 +631,7 @@ def download(db: str, table: str, key: str, column: str) -> Any:
         raise NotFound(f"no row {key!r} in {entity.name!r}")
     if body is None:
         raise NotFound(f"{column_key!r} is NULL in this row")
-    filename = f"{entity.table_name}-{_shown_key(key)}-{column_key}.bin"
+    filename = f"{entity.table_name}-{shown_key(key)}-{column_key}.bin"
     safe = "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in filename)
     headers = {
         "Content-Disposition": f'attachment; filename="{safe}"',

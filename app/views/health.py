@@ -19,10 +19,12 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify
+from flask_login import current_user
 from sqlalchemy import text
 
 from ..db.engines import Database, databases_of
 from ..db.errors import fault_kind
+from ..web.signin import needs
 
 bp = Blueprint("health", __name__)
 log = logging.getLogger(__name__)
@@ -66,7 +68,16 @@ def _check(db: Database) -> tuple[str | None, float]:
 
 
 @bp.get("/healthz")
+@needs("public", machine=True)
 def healthz() -> Any:
+    """Up or down; the databases' names, latencies and pools only for a signed-in caller."""
+    payload, status = _report()
+    if current_app.config["AUTH"] and not current_user.is_authenticated:
+        payload = {"ok": payload["ok"]}
+    return jsonify(payload), status
+
+
+def _report() -> tuple[dict[str, Any], int]:
     state = _state()
     timeout = float(current_app.config.get("HEALTH_TIMEOUT", 2.0))
     # While one request checks, the others answer with the last report rather than queue.
@@ -77,13 +88,13 @@ def healthz() -> Any:
     )
     if not got:
         if state.answer is None:
-            return jsonify({"ok": False, "databases": {}}), 503
+            return {"ok": False, "databases": {}}, 503
         _, payload, status = state.answer
-        return jsonify(payload), status
+        return payload, status
     try:
         if state.answer is not None and time.monotonic() - state.answer[0] < CACHE_SECONDS:
             _, payload, status = state.answer
-            return jsonify(payload), status
+            return payload, status
         started = time.monotonic()
         databases = databases_of(current_app)
         checks: dict[str, Future[tuple[str | None, float]]] = {}
@@ -115,4 +126,4 @@ def healthz() -> Any:
         state.answer = (time.monotonic(), payload, status)
     finally:
         state.lock.release()
-    return jsonify(payload), status
+    return payload, status

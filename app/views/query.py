@@ -41,7 +41,8 @@ from ..querybuilder.run import Result, explain, run_select
 from ..querybuilder.spec import AGGREGATES, QueryError, QuerySpec
 from ..querybuilder.validate import FUNC_LABELS, FieldTerm, Plan, join_choices, reachable, validate
 from ..web import slots, urls
-from .lookup import database_named, entity_at
+from ..web.signin import needs
+from .lookup import catalog_of, database_named, entity_at
 
 bp = Blueprint("query", __name__)
 # Slow operations take a slot of their database (app.web.slots): exports and runs here, list pages
@@ -78,7 +79,7 @@ def _spec_from_request() -> QuerySpec:
 
 
 def _plan(database: Database, spec: QuerySpec) -> Plan:
-    return validate(spec, database.catalog, setting("EXPORT_MAX_ROWS"))
+    return validate(spec, catalog_of(database), setting("EXPORT_MAX_ROWS"))
 
 
 def _shown_limit(plan: Plan) -> int:
@@ -159,7 +160,7 @@ def _cells(database: Database, plan: Plan, result: Result) -> list[list[dict[str
                     href = url_for(
                         "browse.row",
                         db=database.name,
-                        table=keys.entity_segment(entity.schema, entity.table_name),
+                        table=urls.segment(entity),
                         key=identity,
                     )
             cells.append({"html": cell(value, term.column), "href": href, "kind": term.kind})
@@ -203,13 +204,14 @@ def _group_items(group: specs.GroupSpec, counter: list[int], parent: int) -> dic
 
 
 @bp.get("/<db>/-/query")
+@needs("read")
 def page(db: str) -> Any:
     database = database_named(db)
     args = _args()
     if specs.is_form(args):
         return redirect(query_url(db, specs.from_form(args)))
     spec = specs.parse_args(args)
-    catalog = database.catalog
+    catalog = catalog_of(database)
     if not spec.table:
         return render_template("query/choose.html", db=database, catalog=catalog)
     if spec.table not in catalog.entities:
@@ -261,6 +263,7 @@ def _with_run(db: str, spec: QuerySpec, run: bool, external: bool = False) -> st
 
 
 @bp.get("/<db>/-/query.json")
+@needs("read", machine=True)
 def page_json(db: str) -> Any:
     database = database_named(db)
     args = _args()
@@ -286,6 +289,7 @@ def page_json(db: str) -> Any:
 
 
 @bp.get("/<db>/-/query/explain")
+@needs("read")
 def explain_page(db: str) -> Any:
     database = database_named(db)
     spec = _spec_from_request()
@@ -326,6 +330,7 @@ def _stream(database: Database, stmt: Any, headers: list[str], fmt: str, cap: in
 
 
 @bp.get("/<db>/-/query/export.<any(csv, json):fmt>")
+@needs("read", machine=True)
 def export(db: str, fmt: str) -> Any:
     database = database_named(db)
     spec = _spec_from_request()
@@ -337,13 +342,14 @@ def export(db: str, fmt: str) -> Any:
 
 
 @bp.get("/<db>/-/export/<table>.<any(csv, json):fmt>")
+@needs("read", machine=True)
 def export_table(db: str, table: str, fmt: str) -> Any:
     """A list page's rows, all of them (up to the cap), with its filters, search and sort."""
     database = database_named(db)
     entity = entity_at(database, table)
-    catalog = database.catalog
+    catalog = catalog_of(database)
     settings = current_app.config
-    args = [(n, v) for n, v in _args() if n not in ("_next", "_prev", "_last", "_size")]
+    args = [(n, v) for n, v in _args() if n not in ("_next", "_prev", "_last", "_at", "_size")]
     query = listing.parse_list_query(
         entity, catalog, args, settings["PAGE_SIZE"], settings["MAX_PAGE_SIZE"]
     )

@@ -21,7 +21,8 @@ from flask import (
 )
 from werkzeug.exceptions import HTTPException
 
-from ..catalog.discovery import load_models
+from ..browse.overview import database_overview
+from ..catalog.discovery import models_for
 from ..core import keys
 from ..db.engines import Database, session_for
 from ..db.errors import NotFound
@@ -37,7 +38,9 @@ from ..schema.structure import (
     search,
     table_stats,
 )
-from .lookup import database_named
+from ..web import refreshes
+from ..web.signin import needs
+from .lookup import catalog_of, schema_database
 
 bp = Blueprint("schema", __name__)
 
@@ -122,12 +125,16 @@ def _gone(database: Database, info: TableInfo) -> NotFound:
 
 
 @bp.get("/<db>/-/schema")
+@needs("read")
 def overview(db: str) -> Any:
-    database = database_named(db)
+    database = schema_database(db)
     snapshot = _snapshot(database)
     query = request.args.get("q", "").strip()
     hits = search(snapshot, query) if query else None
     stats = table_stats(session_for(database).connection(), snapshot)
+    # Row counts as the home page shows them (exact for small tables, the database's estimate
+    # for big ones), so SQLite without ANALYZE gets its counts too.
+    counts = database_overview(database, catalog_of).counts
     return render_template(
         "schema/overview.html",
         db=database,
@@ -135,13 +142,15 @@ def overview(db: str) -> Any:
         query=query,
         hits=hits,
         stats=stats,
+        counts=counts,
         max_tables=diagrams.MAX_TABLES,
     )
 
 
 @bp.get("/<db>/-/schema/<table>")
+@needs("read")
 def structure(db: str, table: str) -> Any:
-    database = database_named(db)
+    database = schema_database(db)
     snapshot = _snapshot(database)
     info = _table(database, snapshot, table)
     try:
@@ -155,8 +164,10 @@ def structure(db: str, table: str) -> Any:
         drawing = diagrams.build(
             [info, *neighbours], lambda t: structure_url(db, t), focus=info.key
         )
+    name = f"{info.schema}.{info.name}" if info.schema else info.name
     return render_template(
         "schema/structure.html",
+        query_table=name if name in catalog_of(database).entities else None,
         db=database,
         snapshot=snapshot,
         info=info,
@@ -168,8 +179,9 @@ def structure(db: str, table: str) -> Any:
 
 
 @bp.get("/<db>/-/diagram")
+@needs("read")
 def diagram(db: str) -> Any:
-    database = database_named(db)
+    database = schema_database(db)
     snapshot = _snapshot(database)
     chosen = request.args.get("table")
     if chosen:  # the picker's GET form: go to the table's canonical diagram URL
@@ -190,8 +202,9 @@ def diagram(db: str) -> Any:
 
 
 @bp.get("/<db>/-/diagram/<table>")
+@needs("read")
 def table_diagram(db: str, table: str) -> Any:
-    database = database_named(db)
+    database = schema_database(db)
     snapshot = _snapshot(database)
     info = _table(database, snapshot, table)
     neighbours = snapshot.neighbours(info.key)
@@ -208,11 +221,13 @@ def table_diagram(db: str, table: str) -> Any:
 
 
 @bp.get("/<db>/-/drift")
+@needs("read")
 def drift(db: str) -> Any:
-    database = database_named(db)
+    database = schema_database(db)
     models = database.config.models
-    metadata = load_models(models).metadata if models else None
-    report = drift_report(database.engine, models, metadata)
+    metadata = models_for(database.config).metadata if models is not None else None
+    shown = models if models is None or isinstance(models, str) else type(models).__name__
+    report = drift_report(database.engine, shown, metadata)
     return render_template(
         "schema/drift.html",
         db=database,
@@ -222,10 +237,12 @@ def drift(db: str) -> Any:
 
 
 @bp.post("/<db>/-/refresh")
+@needs("read")
 def refresh(db: str) -> Any:
-    database = database_named(db)
+    database = schema_database(db)
     database.refresh()
     _cache().drop(database.name)
+    refreshes.refreshed(current_app, database.name)  # the other instances follow
     snapshot = _snapshot(database)
     flash(
         f"Schema reloaded: {len(snapshot.tables)} tables and views "

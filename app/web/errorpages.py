@@ -18,19 +18,22 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from ..db import timeouts
 from ..db.errors import DatabaseBusy, DatabaseUnavailable, RowboatError, fault_kind, unavailable
+from .errornav import error_navigation
 
 
-def _wants_json() -> bool:
+def wants_json() -> bool:
     best = request.accept_mimetypes.best_match(["text/html", "application/json"])
     return request.path.endswith(".json") or best == "application/json"
 
 
 def render_error(status: int, title: str, message: str, retry_after: int | None = None) -> Any:
     headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
-    if _wants_json():
+    if wants_json():
         payload = {"ok": False, "status": status, "error": title, "message": message}
         return jsonify(payload), status, headers
-    page = render_template("error.html", status=status, title=title, message=message)
+    # The breadcrumbs and ways back: an error page never strands the user (errornav).
+    nav = error_navigation(status)
+    page = render_template("error.html", status=status, title=title, message=message, nav=nav)
     return page, status, headers
 
 
@@ -112,6 +115,9 @@ def init_app(app: Flask) -> None:
         stale = _stale_schema(exc)
         if stale is not None:
             status, message = stale
+            mismatch = _models_mismatch(status)
+            if mismatch is not None:
+                return render_error(status, "Models and database differ", mismatch)
             return render_error(status, "Schema changed", message)
         if refused_value(exc):
             # A value the database would not take for its column (out of range, bad text).
@@ -159,6 +165,25 @@ def _stale_schema(exc: DBAPIError) -> tuple[int, str] | None:
         if code == sqlstate or number == errno or text.startswith(prefix):
             return status, what + _REFRESH_HINT
     return None
+
+
+def _models_mismatch(status: int) -> str | None:
+    """What a missing table (404) or column (409) means for a database read through the
+    user's models: they declare what the database lacks, which reading it again will not
+    mend. None for a reflected database."""
+    name = database_name()
+    if name is None or current_app.config["DATABASES"][name].models is None:
+        return None
+    table = (request.view_args or {}).get("table") or request.args.get("table")
+    if status == 404:
+        what = f"table {table!r}" if table else "a table"
+    else:
+        what = f"a column of table {table!r}" if table else "a column"
+    return (
+        f"The models of database {name!r} declare {what}, which the database does not have. "
+        f"Migrate the database or fix the models; /{name}/-/drift lists every difference. "
+        "The other tables work."
+    )
 
 
 def object_problem(exc: DBAPIError) -> str | None:

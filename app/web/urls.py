@@ -17,6 +17,7 @@ from werkzeug.sansio.utils import host_is_trusted
 
 from ..catalog.model import Entity
 from ..core import keys
+from . import statics
 
 # Path segments the blueprint uses itself; no database may take these names.
 RESERVED_NAMES = {"static", "healthz", "-"}
@@ -44,7 +45,12 @@ def cached_url_for(endpoint: str, **values: Any) -> str:
 
 @functools.lru_cache(maxsize=4096)
 def _remembered_url(script_root: str, endpoint: str, values: tuple[tuple[str, Any], ...]) -> str:
-    return url_for(endpoint, **dict(values))
+    arguments = dict(values)
+    if endpoint == "static" and "filename" in arguments and "v" not in arguments:
+        found = statics.version(arguments["filename"])  # cached for a year under this URL
+        if found is not None:
+            arguments["v"] = found
+    return url_for(endpoint, **arguments)
 
 
 def home() -> str:
@@ -55,10 +61,13 @@ def database(db: str) -> str:
     return cached_url_for("browse.database", db=db)
 
 
+def segment(entity: Entity) -> str:
+    """The URL segment naming ``entity`` (``table`` or ``schema.table``, tilde-encoded)."""
+    return keys.entity_segment(entity.schema, entity.table_name)
+
+
 def table(db: str, entity: Entity, args: Iterable[tuple[str, str]] = ()) -> str:
-    path = cached_url_for(
-        "browse.table", db=db, table=keys.entity_segment(entity.schema, entity.table_name)
-    )
+    path = cached_url_for("browse.table", db=db, table=segment(entity))
     return with_query(path, args)
 
 
@@ -73,7 +82,7 @@ def row(db: str, entity: Entity, identity: str) -> str:
     return cached_url_for(
         "browse.row",
         db=db,
-        table=keys.entity_segment(entity.schema, entity.table_name),
+        table=segment(entity),
         key=identity,
     )
 

@@ -153,15 +153,16 @@ def _fill_related(
             [(ref.identity or "", ref.label) for _, ref in found], key=lambda c: c[1].lower()
         )
         current: list[str] = []
-        if linked_to_parent is not None and not isinstance(field.data, list):
+        if linked_to_parent is not None:
             current = [r.identity or "" for _, r in refs_where(session, target, linked_to_parent)]
         if field.data is UNSET:
             field.data = current
-        elif isinstance(field.data, RelatedChanges):  # posted by a search box, shown as a select
+        elif isinstance(field.data, RelatedChanges):  # posted as changes, shown as every choice
             changes = field.data
             field.data = [k for k in current if k not in changes.remove] + changes.add
+        _list_choices(field, current)
         return
-    if isinstance(field.data, list):  # posted by a select, shown as a search box: all added
+    if isinstance(field.data, list):  # posted as a whole list, shown as a search box: all added
         field.data = RelatedChanges(add=field.data)
     changes = field.data if isinstance(field.data, RelatedChanges) else RelatedChanges()
     if linked_to_parent is not None:
@@ -175,6 +176,19 @@ def _fill_related(
     # Removals of links beyond the first few are listed too, still ticked.
     field.removed = [(k, labels.get(k, k)) for k in changes.remove if k not in shown]
     field.removing = set(changes.remove)
+
+
+def _list_choices(field: RelatedField, current: list[str]) -> None:
+    """A small target's rows as the form lists them: the linked ones (ticked unless the user
+    unticked them), those the user chose beside them, and every other row, to choose from."""
+    labels = dict(field.choices or [])
+    chosen = list(field.data) if isinstance(field.data, list) else []
+    linked = set(current)
+    field.linked = sorted([(k, labels.get(k, k)) for k in current], key=lambda c: c[1].lower())
+    field.removing = linked - set(chosen)
+    field.added = [(k, labels.get(k, k)) for k in chosen if k not in linked]
+    listed = linked | set(chosen)
+    field.others = [(k, label) for k, label in field.choices or [] if k not in listed]
 
 
 def _labels_of(session: Session, target: Entity, texts: list[str]) -> dict[str, str]:

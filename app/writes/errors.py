@@ -22,6 +22,7 @@ from sqlalchemy import (
     Table,
     UniqueConstraint,
     and_,
+    inspect,
     select,
 )
 from sqlalchemy.exc import DBAPIError
@@ -79,6 +80,41 @@ class Conflict(WriteFailed):
         super().__init__(message)
         self.current = current  # None: the row is gone
         self.fingerprint = fingerprint
+
+
+# --- a model's own rules ------------------------------------------------------------------------
+
+# What a model's validator (``@validates``) raises for a value it refuses; the VALIDATION_ERRORS
+# setting adds the user's own classes. Any other exception from a validator is a bug (a 500).
+RULE_ERRORS: tuple[type[Exception], ...] = (ValueError, AssertionError)
+
+
+def rule_broken(exc: Exception, obj: Any, key: str) -> Problem:
+    """Word a validator's refusal of ``obj.key``: its own message (shown as text, never as
+    markup), or which validator refused when it gave none (a bare ``assert``)."""
+    text = str(exc).strip()
+    if text:
+        return Problem(text)
+    found = inspect(obj).mapper.validators.get(key)
+    if found is None:  # a property's setter, say
+        return Problem(f"This value breaks a rule of the model ({type(exc).__name__}).")
+    validator = found[0].__qualname__  # the class that defines it: Author.check_email
+    return Problem(f"This value breaks a rule of the model: its validator {validator} refused it.")
+
+
+def rules_broken(fields: dict[str, list[Problem]]) -> WriteFailed:
+    """One answer for every value the model's validators refused (400, on their fields)."""
+    problems = [
+        Problem(f"{key.removeprefix('_related:')}: {problem.message}")
+        for key, found in fields.items()
+        for problem in found
+    ]
+    message = (
+        next(iter(fields.values()))[0].message
+        if len(problems) == 1
+        else f"{len(problems)} values break the model's rules."
+    )
+    return WriteFailed(message, fields, status=400, problems=problems)
 
 
 # --- reading the database's complaint -----------------------------------------------------------

@@ -26,7 +26,6 @@ from sqlalchemy import (
     not_,
     or_,
     select,
-    text,
 )
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Mapper, Session
@@ -34,6 +33,7 @@ from sqlalchemy.orm import Mapper, Session
 from ..catalog.model import Catalog, Entity
 from ..core.values import to_text
 from ..db import timeouts
+from . import fkrules
 
 MAX_DEPTH = 3  # cascades followed this many tables deep
 MAX_COUNTS = 40  # and at most this many counting queries per preview
@@ -129,30 +129,6 @@ def _root_condition(
     )
 
 
-def _sqlite_rules(session: Session, table: Table) -> dict[tuple[str, tuple[str, ...]], str]:
-    """SQLite's reflection drops ON DELETE; its own PRAGMA keeps it."""
-    quoted = session.get_bind().dialect.identifier_preparer.quote(table.name)
-    rules: dict[tuple[str, tuple[str, ...]], list[str]] = {}
-    by_id: dict[int, tuple[str, list[str], str]] = {}
-    for row in session.execute(text(f"PRAGMA foreign_key_list({quoted})")):
-        fk_id, _seq, referred, from_col, _to, _on_update, on_delete = row[:7]
-        entry = by_id.setdefault(fk_id, (referred, [], on_delete))
-        entry[1].append(from_col)
-    for referred, columns, on_delete in by_id.values():
-        rules[(referred, tuple(columns))] = [on_delete]
-    return {k: v[0].upper() for k, v in rules.items()}
-
-
-def _rule(session: Session, constraint: ForeignKeyConstraint, cache: dict[int, Any]) -> str:
-    if session.get_bind().dialect.name == "sqlite":
-        table = constraint.table
-        if id(table) not in cache:
-            cache[id(table)] = _sqlite_rules(session, table)
-        key = (constraint.referred_table.name, tuple(c.name for c in constraint.columns))
-        return cache[id(table)].get(key, "NO ACTION")
-    return (constraint.ondelete or "NO ACTION").upper()
-
-
 def delete_preview(
     session: Session,
     catalog: Catalog,
@@ -171,7 +147,7 @@ def delete_preview(
             frontier.append((table, root_condition, 0))
     preview = Preview(rows=len(identities), effects=[])
     everything = _all_tables(catalog)
-    rules_cache: dict[int, Any] = {}
+    rules_cache: dict[int, fkrules.Rules] = {}
     queries = 0
     while frontier:
         parent, parent_condition, depth = frontier.pop(0)
@@ -181,7 +157,7 @@ def delete_preview(
                     continue
                 if depth == 0 and id(child) in own_ids and child is not parent:
                     continue  # an inheritance link: those rows go with the row itself
-                rule = _rule(session, constraint, rules_cache)
+                rule = fkrules.rule(session, constraint, "delete", rules_cache)
                 link = and_(*[fk.parent == fk.column for fk in constraint.elements])
                 condition: ColumnElement[bool] = exists(
                     select(1).select_from(parent).where(link, parent_condition)

@@ -22,14 +22,15 @@ import datetime as dt
 import decimal
 import enum
 import hashlib
+import inspect as python_inspect
 import json
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
-from sqlalchemy import JSON, CursorResult, Select, Table, and_, insert, inspect, null, select
+from sqlalchemy import JSON, CursorResult, Table, inspect, null
 from sqlalchemy import delete as delete_statement
 from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.orm import Mapper, Session
@@ -45,7 +46,17 @@ from ..core.batches import chunks, key_in
 from ..db import blobs, timeouts
 from ..db.errors import NotFound, ReadOnly, fault_cause, fault_kind
 from ..forms.fields import RelatedChanges
-from .errors import Conflict, Problem, WriteContext, WriteFailed, translate
+from .errors import (
+    RULE_ERRORS,
+    Conflict,
+    Problem,
+    WriteContext,
+    WriteFailed,
+    rule_broken,
+    rules_broken,
+    translate,
+)
+from .links import LinkChange, apply_related
 
 
 @dataclass
@@ -218,8 +229,48 @@ def _interrupted(exc: DBAPIError, committing: bool) -> WriteInterrupted | None:
     )
 
 
+class Journal(Protocol):
+    """What a write tells the audit log (``app/audit/journal.py``): the rows it changes, inside
+    the transaction; then, around the commit, ``prepare`` (raising rolls the write back) and
+    ``settle`` with the outcome."""
+
+    def created(self, session: Session, obj: Any, links: dict[str, LinkChange]) -> None: ...
+    def updated(
+        self, session: Session, obj: Any, before: dict[str, Any], links: dict[str, LinkChange]
+    ) -> None: ...
+    def deleted(self, session: Session, obj: Any) -> None: ...
+    def prepare(self) -> None: ...
+    def settle(self, outcome: str) -> None: ...
+
+
 @contextmanager
-def _transaction(ctx: WriteContext) -> Iterator[None]:
+def _transaction(ctx: WriteContext, journal: Journal | None = None) -> Iterator[None]:
+    """One write transaction, its audit entries settled with its outcome: "committed",
+    "failed" (rolled back) or "unknown" (the connection was lost during the COMMIT)."""
+    progress = {"committing": False}
+    try:
+        with _committed(ctx, journal, progress):
+            yield
+    except OutcomeUnknown:
+        if journal is not None:
+            journal.settle("unknown")
+        raise
+    except WriteFailed:  # the database refused, or the save never reached the commit
+        if journal is not None:
+            journal.settle("failed")
+        raise
+    except BaseException:
+        if journal is not None:
+            journal.settle("unknown" if progress["committing"] else "failed")
+        raise
+    if journal is not None:
+        journal.settle("committed")
+
+
+@contextmanager
+def _committed(
+    ctx: WriteContext, journal: Journal | None, progress: dict[str, bool]
+) -> Iterator[None]:
     """One write transaction: commit at the end, roll back on anything, translate DB errors."""
     session = ctx.session
     session.rollback()  # end whatever read-only transaction this request had begun
@@ -231,7 +282,9 @@ def _transaction(ctx: WriteContext) -> Iterator[None]:
             session.connection().exec_driver_sql("BEGIN IMMEDIATE")
         yield
         session.flush()
-        committing = True  # from here a lost connection leaves the outcome unknown
+        if journal is not None:
+            journal.prepare()  # the entries are in the state database before the commit
+        committing = progress["committing"] = True  # from here a lost connection: unknown
         session.commit()
     except DBAPIError as exc:
         try:
@@ -297,11 +350,41 @@ def _kept(key: str, value: Any, stored: dict[str, Any], binaries: dict[str, Any]
     return _same(stored[key], value)
 
 
-def _assign(entity: Entity, obj: Any, values: dict[str, Any]) -> None:
+def _new_object(entity: Entity) -> Any:
+    """A new object of the entity's class, its values assigned next.
+
+    Its constructor is called when it needs no argument (declarative's, SQLModel's and
+    Flask-SQLAlchemy's take keywords only, and may set defaults); one that requires arguments
+    (a dataclass mapped with ``registry.map_imperatively``, say) is skipped, as the ORM skips it
+    for every row it loads."""
+    cls = entity.mapped_class
+    assert cls is not None
+    try:
+        python_inspect.signature(cls).bind()
+    except TypeError:
+        mapper: Mapper[Any] = inspect(cls)
+        return mapper.class_manager.new_instance()
+    except ValueError:  # no signature to read (a constructor written in C): just call it
+        pass
+    return cls()
+
+
+def _assign(
+    entity: Entity, obj: Any, values: dict[str, Any], rules: tuple[type[Exception], ...]
+) -> None:
+    """Set each value on the object, where the model's validators (``@validates``) run. Every
+    value is tried, so one answer names each one refused (one of ``rules`` raised: 400, on its
+    field); it comes before anything is flushed."""
+    refused: dict[str, list[Problem]] = {}
     for key, value in values.items():
         if value is None and isinstance(entity.columns[key].type, JSON):
             value = null()  # SQL NULL, not the JSON document 'null'
-        setattr(obj, key, value)
+        try:
+            setattr(obj, key, value)
+        except rules as exc:
+            refused[key] = [rule_broken(exc, obj, key)]
+    if refused:
+        raise rules_broken(refused)
 
 
 def _split_uploads(
@@ -337,21 +420,53 @@ def create(
     entity: Entity,
     values: dict[str, Any],
     related: dict[str, list[str] | RelatedChanges] | None = None,
+    journal: Journal | None = None,
+    rules: tuple[type[Exception], ...] = RULE_ERRORS,
 ) -> str:
-    """Insert a row; return its identity (for the redirect to its page)."""
+    """Insert a row; return its identity (for the redirect to its page). A value the model's
+    validators refuse by raising one of ``rules`` fails the save on its field (400)."""
     ctx = _context(session, catalog, entity, _without_uploads(values), "create")
-    with _transaction(ctx):
-        obj = entity.mapped_class()  # type: ignore[misc]
+    with _transaction(ctx, journal):
+        obj = _new_object(entity)
         first, uploads = _split_uploads(session, values)
-        _assign(entity, obj, first)
+        _assign(entity, obj, first, rules)
         session.add(obj)
         session.flush()
         _append_uploads(session, entity, obj, uploads)
-        _apply_related(session, catalog, entity, obj, related or {})
+        links = apply_related(session, catalog, entity, obj, related or {}, rules)
         session.flush()
         identity = inspect(obj).identity
+        if journal is not None:
+            journal.created(session, obj, links)
     assert identity is not None
     return encode_identity(entity, identity)
+
+
+def restore(
+    session: Session,
+    catalog: Catalog,
+    entity: Entity,
+    rows: list[dict[str, Any]],
+    journal: Journal | None = None,
+    rules: tuple[type[Exception], ...] = RULE_ERRORS,
+) -> list[str]:
+    """Insert rows with every stored column given, their keys included (putting deleted rows
+    back: reverting a delete), in one transaction: all of them, or none. A row whose key is
+    taken again fails as a duplicate. Returns their identities."""
+    ctx = _context(session, catalog, entity, rows[0] if len(rows) == 1 else {}, "create")
+    with _transaction(ctx, journal):
+        objs = []
+        for values in rows:
+            obj = _new_object(entity)
+            _assign(entity, obj, values, rules)
+            session.add(obj)
+            objs.append(obj)
+        session.flush()
+        identities = [inspect(obj).identity for obj in objs]
+        if journal is not None:
+            for obj in objs:
+                journal.created(session, obj, {})
+    return [encode_identity(entity, identity) for identity in identities if identity is not None]
 
 
 def update(
@@ -362,11 +477,14 @@ def update(
     expected: str,
     values: dict[str, Any],
     related: dict[str, list[str] | RelatedChanges] | None = None,
+    journal: Journal | None = None,
+    rules: tuple[type[Exception], ...] = RULE_ERRORS,
 ) -> str:
-    """Update a row unless it changed since ``expected`` was taken; return its new identity."""
+    """Update a row unless it changed since ``expected`` was taken; return its new identity.
+    A value the model's validators refuse (one of ``rules``) fails the save on its field."""
     identity = decode_key(entity, identity_text)
     ctx = _context(session, catalog, entity, _without_uploads(values), "update", identity)
-    with _transaction(ctx):
+    with _transaction(ctx, journal):
         obj = _get(session, entity, identity, lock=True)
         if obj is None:
             raise Conflict(
@@ -389,23 +507,30 @@ def update(
         # always written.
         changed = {k: v for k, v in values.items() if not _kept(k, v, stored, binaries)}
         first, uploads = _split_uploads(session, changed)
-        _assign(entity, obj, first)
+        _assign(entity, obj, first, rules)
         session.flush()
         _append_uploads(session, entity, obj, uploads)
-        _apply_related(session, catalog, entity, obj, related or {})
+        links = apply_related(session, catalog, entity, obj, related or {}, rules)
         session.flush()
         new_identity = inspect(obj).identity
+        if journal is not None:
+            journal.updated(session, obj, {k: stored[k] for k in changed}, links)
     assert new_identity is not None
     return encode_identity(entity, new_identity)
 
 
 def delete(
-    session: Session, catalog: Catalog, entity: Entity, identity_text: str, expected: str | None
+    session: Session,
+    catalog: Catalog,
+    entity: Entity,
+    identity_text: str,
+    expected: str | None,
+    journal: Journal | None = None,
 ) -> None:
     """Delete one row, unless it changed since the confirmation page showed it."""
     identity = decode_key(entity, identity_text)
     ctx = _context(session, catalog, entity, {}, "delete", identity)
-    with _transaction(ctx):
+    with _transaction(ctx, journal):
         obj = _get(session, entity, identity, lock=True)
         if obj is None:
             raise Conflict("This row had already been deleted by someone else.", None, None)
@@ -419,16 +544,22 @@ def delete(
                     stored,
                     current,
                 )
+        if journal is not None:
+            journal.deleted(session, obj)
         _delete_objects(session, [obj])
 
 
 def bulk_delete(
-    session: Session, catalog: Catalog, entity: Entity, identity_texts: list[str]
+    session: Session,
+    catalog: Catalog,
+    entity: Entity,
+    identity_texts: list[str],
+    journal: Journal | None = None,
 ) -> int:
     """Delete the given rows in one transaction; all of them, or none."""
     identities = [decode_key(entity, t) for t in dict.fromkeys(identity_texts)]
     ctx = _context(session, catalog, entity, {}, "delete")
-    with _transaction(ctx):
+    with _transaction(ctx, journal):
         objs = []
         missing = []
         for identity_text, identity in zip(dict.fromkeys(identity_texts), identities):
@@ -444,6 +575,9 @@ def bulk_delete(
                 None,
                 None,
             )
+        if journal is not None:
+            for obj in objs:
+                journal.deleted(session, obj)
         _delete_objects(session, objs)
     return len(identities)
 
@@ -474,125 +608,3 @@ def _delete_objects(session: Session, objs: list[Any]) -> None:
                     )
         for obj in members:
             session.expunge(obj)
-
-
-# --- many-to-many --------------------------------------------------------------------------------
-
-
-def _apply_related(
-    session: Session,
-    catalog: Catalog,
-    entity: Entity,
-    obj: Any,
-    related: dict[str, list[str] | RelatedChanges],
-) -> None:
-    """Make each many-to-many relation hold exactly the chosen rows (a list of identities), or
-    link and unlink the rows a ``RelatedChanges`` names, leaving every other link row alone."""
-    for name, chosen in related.items():
-        relation = entity.relations[name]
-        target = catalog.entities[relation.target]
-        prop = relation.attribute.property
-        if isinstance(chosen, RelatedChanges):
-            adding = [k for k in chosen.add if k not in chosen.remove]
-            removing = [k for k in chosen.remove if k not in chosen.add]
-            added = _targets(session, target, name, adding, must_exist=True)
-            removed = _targets(session, target, name, removing, must_exist=False)
-        else:
-            added, removed = _targets(session, target, name, chosen, must_exist=True), None
-        if not prop.viewonly:
-            # The user's model owns this relationship: let the ORM write the link rows.
-            _change_collection(obj, prop, added, removed)
-            continue
-        _write_link_table(session, obj, prop, added, removed)
-
-
-def _targets(
-    session: Session, target: Entity, name: str, texts: list[str], must_exist: bool
-) -> list[Any]:
-    """The target rows named by identity texts, loaded in batches; a missing or malformed one
-    is refused (409, on the field) when it ``must_exist``, skipped otherwise."""
-    pk_columns = [target.columns[k] for k in target.primary_key]
-    wanted: dict[tuple[Any, ...], str] = {}
-    missing = []
-    for text in texts:
-        try:
-            wanted[keys.decode_identity(text, pk_columns)] = text
-        except keys.MalformedKey:
-            missing.append(text)
-    found: dict[tuple[Any, ...], Any] = {}
-    identities = list(wanted)
-    for chunk in chunks(identities):
-        assert target.mapped_class is not None  # a many-to-many target is an ORM-mapped class
-        stmt: Select[Any] = select(target.mapped_class).where(
-            key_in([c.expression for c in pk_columns], chunk)
-        )
-        for row in session.execute(stmt).scalars():
-            found[tuple(inspect(row).identity or ())] = row
-    missing += [wanted[i] for i in identities if i not in found]
-    if missing and must_exist:
-        message = f"No row {missing[0]!r} in {target.name}."
-        raise WriteFailed(message, {f"_related:{name}": [Problem(message)]}, status=409)
-    return [found[i] for i in identities if i in found]
-
-
-def _change_collection(obj: Any, prop: Any, added: list[Any], removed: list[Any] | None) -> None:
-    collection = getattr(obj, prop.key)
-    if removed is None:  # every chosen row
-        setattr(obj, prop.key, set(added) if isinstance(collection, set) else added)
-        return
-    for row in removed:
-        if row in collection:
-            collection.remove(row)
-    for row in added:
-        if row not in collection:
-            collection.add(row) if isinstance(collection, set) else collection.append(row)
-
-
-def _write_link_table(
-    session: Session, obj: Any, prop: Any, added: list[Any], removed: list[Any] | None
-) -> None:
-    """Insert and delete link rows: to hold exactly ``added`` (``removed`` None), or to add
-    ``added`` and drop ``removed``. Link rows that stay are never touched."""
-    secondary: Table = prop.secondary
-    parent_mapper: Mapper[Any] = inspect(obj).mapper
-    parent = {
-        link_col: getattr(obj, parent_mapper.get_property_by_column(col).key)
-        for col, link_col in prop.synchronize_pairs
-    }
-    target_pairs = list(prop.secondary_synchronize_pairs)
-    link_cols = [link_col for _, link_col in target_pairs]
-
-    def link_values(targets: list[Any]) -> set[tuple[Any, ...]]:
-        return {
-            tuple(
-                getattr(t, inspect(t).mapper.get_property_by_column(col).key)
-                for col, _ in target_pairs
-            )
-            for t in targets
-        }
-
-    where_parent = and_(*[c == v for c, v in parent.items()])
-    wanted = link_values(added)
-    if removed is None:
-        have = {tuple(row) for row in session.execute(select(*link_cols).where(where_parent))}
-        gone = have - wanted
-    else:
-        gone = link_values(removed) - wanted
-        have = set()
-        for chunk in chunks(sorted(wanted, key=repr)):
-            stmt = select(*link_cols).where(where_parent, key_in(link_cols, chunk))
-            have |= {tuple(row) for row in session.execute(stmt)}
-    for chunk in chunks(sorted(gone, key=repr)):
-        session.execute(delete_statement(secondary).where(where_parent, key_in(link_cols, chunk)))
-    new = wanted - have
-    if new:
-        session.execute(
-            insert(secondary),
-            [
-                {
-                    **{c.key: v for c, v in parent.items()},
-                    **dict(zip([c.key for c in link_cols], t)),
-                }
-                for t in sorted(new, key=repr)
-            ],
-        )

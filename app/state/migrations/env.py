@@ -1,4 +1,6 @@
-"""Alembic's environment for the state database, run by ``app.state.migrate``.
+"""Alembic's environment for the state database, run by ``rowboat.state.migrate``, which
+hands it the models' metadata and the version table's name (this file is loaded by path, so
+it imports nothing of Rowboat's).
 
 Online mode only: ``migrate`` opens the connection (and holds the lock on it) and passes it
 in ``config.attributes["connection"]``; a URL in ``sqlalchemy.url`` is used otherwise.
@@ -9,10 +11,8 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine, pool
 
-from app.state.models import VERSION_TABLE, Base
-
 config = context.config
-target_metadata = Base.metadata
+target_metadata = config.attributes["target_metadata"]
 
 
 def _run(connection: object) -> None:
@@ -21,7 +21,7 @@ def _run(connection: object) -> None:
         target_metadata=target_metadata,
         render_as_batch=True,  # SQLite alters a table by copying it
         compare_type=True,
-        version_table=VERSION_TABLE,
+        version_table=config.attributes["version_table"],
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -1,0 +1,1 @@
+"""The audit log: recording, reading, history, revert and reconcile."""

@@ -1,0 +1,1 @@
+"""Models with the mistakes ROWBOAT_MODELS meets in real projects, one per module."""
