@@ -189,7 +189,10 @@ def test_join_select_browses_with_arrows_and_adds_on_enter(
         with page.expect_navigation():
             page.keyboard.press("Enter")
         assert f"join={shown}" in page.url.replace("%2E", "."), page.url
-        assert page.locator(".qb-join code").first.inner_text() == shown.replace(".", " → ")
+        # The join is named by its title; its path of names is the title attribute.
+        joined = page.locator(".qb-join-path").first
+        assert joined.get_attribute("title") == shown.replace(".", " → ")
+        assert "_" not in joined.inner_text()
     finally:
         page.close()
 

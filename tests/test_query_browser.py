@@ -84,7 +84,7 @@ def test_build_run_and_share_a_query(browser: Any, base_url: str, shots: Path) -
     with page.expect_navigation():
         page.select_option("select.qb-join-choice", "customer")
     assert "join=customer" in page.url
-    assert page.locator(".qb-join code").inner_text() == "customer"
+    assert page.locator(".qb-join-path").inner_text() == "Customer"
 
     # An OR group inside the root group, with two conditions.
     page.click("fieldset[data-group='0'] > .qb-actions .qb-add-group")
@@ -122,8 +122,8 @@ def test_build_run_and_share_a_query(browser: Any, base_url: str, shots: Path) -
     assert page.locator("table.qb-results").count() == 1, page.url
     page.screenshot(path=str(shots / "q3-results.png"), full_page=True)
     description = page.locator("p.qb-description").inner_text()
-    assert "where (status = 'ab' or customer.vip is true)" in description
-    assert "grouped by customer.region_id" in description
+    assert "where (status = 'ab' or Customer.vip is true)" in description
+    assert "grouped by Customer.region_id" in description
     sql = page.locator("pre.sql").inner_text()
     assert "JOIN qb_customer AS customer" in sql and "GROUP BY" in sql and " OR " in sql
     result = _results(page)

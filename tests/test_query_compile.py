@@ -281,9 +281,9 @@ def test_aggregates_group_by_and_having(catalog: Any) -> None:
     )
     assert text.endswith("ORDER BY sum_total DESC, region.name ASC LIMIT %(param_1)s")
     assert describe(plan) == (
-        "qb_order with customer (many-to-one), customer.region (many-to-one), "
-        "grouped by customer.region.name, showing count(*), count(distinct customer_id), "
-        "sum(total), avg(qty), min(placed), max(customer.name), "
+        "qb_order with Customer (many-to-one), Customer → Region (many-to-one), "
+        "grouped by Customer → Region.name, showing count(*), count(distinct customer_id), "
+        "sum(total), avg(qty), min(placed), max(Customer.name), "
         "having sum(total) > 100 or count(*) between 2 and 9, sorted by sum(total) descending"
     )
 

@@ -94,7 +94,7 @@ def test_run_shows_rows_with_links_and_a_cut_notice(
     assert first[0].one("a").href == "/shop/qb_order/150"
     assert first[0].text() == "150"
     assert first[1].find("a") is None  # not a key
-    assert "qb_order with customer (left join)" in page.one("p", "qb-description").text()
+    assert "qb_order with Customer (left join)" in page.one("p", "qb-description").text()
     assert page.one("pre", "sql").text().startswith("SELECT")
 
 

@@ -75,7 +75,7 @@ def test_results_show_on_the_first_screen_after_run(
         assert page.locator("form#qb").is_hidden()
         page.click("details.qb-editor > summary")
         assert page.locator("form#qb").is_visible()
-        assert page.locator(".qb-join code").first.inner_text() == "author"
+        assert page.locator(".qb-join-path").first.inner_text() == "Author"
         page.screenshot(path=str(shots / f"query-run-{query}-{kind}-unfolded.png"))
         scroll_width = page.evaluate("document.documentElement.scrollWidth")
         assert scroll_width <= viewport["width"]

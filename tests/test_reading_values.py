@@ -208,6 +208,49 @@ def test_relations_are_titled_for_people(store: Flask, client: FlaskClient, read
     assert 'value="Invoice_collection"' in builder or 'value="invoice_collection"' in builder
 
 
+def test_the_query_builder_names_joins_and_groups_numbers(
+    store: Flask, client: FlaskClient, read: Reader
+) -> None:
+    relations = _catalog(store).entities["customer"].relations
+    (invoices,) = [name for name, r in relations.items() if r.target == "invoice"]
+    spec = (
+        f"table=customer&join={invoices}&col=CustomerId&col={invoices}.InvoiceId"
+        f"&col={invoices}.Total&col={invoices}.CustomerId&run=1"
+    )
+    body = _page(client, f"/store/-/query?{spec}")
+    page = read(body)
+    # The words on the page, but for the SQL and the spec's JSON, which must use the names
+    # (as URLs and values do).
+    words = re.sub(r"<(pre|textarea)\b.*?</\1>", "", body, flags=re.S)
+    shown = re.sub(r"<[^>]*>", "", words)
+    assert invoices not in shown, [line for line in shown.splitlines() if invoices in line]
+    assert page.one("span", "qb-join-path").text() == "Invoices"
+    # Each header is its title, then its type in a <span>.
+    headers = [str(th.children[0]) for th in page.one("table", "qb-results").find_all("th")]
+    assert headers == ["CustomerId", "Invoices.InvoiceId", "Invoices.Total", "Invoices.CustomerId"]
+    legends = [legend.text() for legend in page.find_all("legend")]
+    assert "Invoices (invoice)" in legends
+    # Digits are grouped as on list pages: the total, not the keys.
+    first = page.one("table", "qb-results").find_all("tr")[1]
+    classes = [td.attrs["class"] for td in first.find_all("td")]
+    assert classes == ["integer", "integer", "numeric grp", "integer"]
+    # A count is a quantity; the highest key is not. Exports keep the path names.
+    counted = read(
+        _page(
+            client,
+            f"/store/-/query?table=customer&join={invoices}&group=CustomerId"
+            f"&agg=count:*&agg=max:{invoices}.InvoiceId&agg=sum:{invoices}.Total&run=1",
+        )
+    )
+    first = counted.one("table", "qb-results").find_all("tr")[1]
+    classes = [td.attrs["class"] for td in first.find_all("td")]
+    assert classes == ["integer", "integer grp", "integer", "numeric grp"]
+    exported = client.get(f"/store/-/query/export.csv?{spec}").get_data(as_text=True)
+    assert exported.splitlines()[0] == (
+        f"CustomerId,{invoices}.InvoiceId,{invoices}.Total,{invoices}.CustomerId"
+    )
+
+
 def test_relations_come_in_the_same_order_every_time(store: Flask) -> None:
     for entity in _catalog(store).entities.values():
         titles = [r.title for r in entity.relations.values()]

@@ -24,7 +24,7 @@ def _value(condition: Filter) -> str:
 
 
 def describe_condition(plan: Plan, condition: Filter) -> str:
-    name = plan.term_of(condition).name
+    name = plan.term_of(condition).title
     return condition.operator.describe.format(column=name, value=_value(condition)).strip()
 
 
@@ -58,8 +58,8 @@ def describe(plan: Plan, shown_limit: int | None = None) -> str:
     text = " ".join(pieces)
     clauses = []
     if plan.group_by:
-        clauses.append("grouped by " + ", ".join(t.name for t in plan.group_by))
-    aggregates = [t.name for t in plan.outputs if isinstance(t, AggregateTerm)]
+        clauses.append("grouped by " + ", ".join(t.title for t in plan.group_by))
+    aggregates = [t.title for t in plan.outputs if isinstance(t, AggregateTerm)]
     if aggregates:
         clauses.append("showing " + ", ".join(aggregates))
     having = describe_group(plan, plan.having)
@@ -68,7 +68,7 @@ def describe(plan: Plan, shown_limit: int | None = None) -> str:
     if plan.order:
         clauses.append(
             "sorted by "
-            + ", ".join(f"{t.name}{' descending' if desc else ''}" for t, desc in plan.order)
+            + ", ".join(f"{t.title}{' descending' if desc else ''}" for t, desc in plan.order)
         )
     limit = plan.limit if plan.limit is not None else shown_limit
     if limit is not None:

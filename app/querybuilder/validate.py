@@ -17,6 +17,7 @@ from sqlalchemy.types import TypeEngine
 from ..catalog.model import Catalog, Column, Entity, Relation
 from ..catalog.types import ORDERABLE
 from ..core.filters import Filter, FilterError
+from ..core.formatting import groups_digits
 from .operators import HAVING_KEYS, make_condition
 from .spec import (
     MAX_PATH,
@@ -42,6 +43,16 @@ FUNC_LABELS = {
 }
 
 
+def joined_titles(titles: tuple[str, ...]) -> str:
+    """A join path for people: "Invoices → Invoice lines"."""
+    return " → ".join(titles)
+
+
+def column_title(titles: tuple[str, ...], column: str) -> str:
+    """A column reached along a join path, for people: "Invoices → Invoice lines.Quantity"."""
+    return f"{joined_titles(titles)}.{column}" if titles else column
+
+
 @dataclass(eq=False)
 class Source:
     """The base table, or a table reached by following relationships from it."""
@@ -54,8 +65,16 @@ class Source:
     alias: str = ""
 
     @property
+    def titles(self) -> tuple[str, ...]:
+        """The relations followed to reach this table, as pages name them ("Invoices", not
+        ``Invoice_collection``); the path keeps the names specs and SQL use."""
+        if self.parent is None or self.relation is None:
+            return ()
+        return (*self.parent.titles, self.relation.title)
+
+    @property
     def label(self) -> str:
-        return ".".join(self.path) if self.path else self.entity.name
+        return joined_titles(self.titles) if self.path else self.entity.name
 
 
 @dataclass(eq=False)
@@ -70,7 +89,20 @@ class FieldTerm:
 
     @property
     def name(self) -> str:
+        """The column's name in exports and JSON: its path of relationship names."""
         return ".".join((*self.ref.path, self.column.name))
+
+    @property
+    def title(self) -> str:
+        """The column as pages name it: "Invoices.Total"."""
+        return column_title(self.source.titles, self.column.name)
+
+    @property
+    def grouped(self) -> bool:
+        """Whether the page groups its digits: a quantity, not a key or a number naming
+        something (``core.formatting.groups_digits``)."""
+        keys = {k for relation in self.source.entity.many_to_one for k in relation.local_keys}
+        return groups_digits(self.column, self.column.key in keys)
 
     @property
     def kind(self) -> str:
@@ -93,7 +125,21 @@ class AggregateTerm:
 
     @property
     def name(self) -> str:
-        inner = self.field.name if self.field else "*"
+        return self._called(self.field.name if self.field else "*")
+
+    @property
+    def title(self) -> str:
+        return self._called(self.field.title if self.field else "*")
+
+    @property
+    def grouped(self) -> bool:
+        """A count is a quantity; a sum, average, min or max is what its column is (a sum
+        of prices is grouped, the highest year or id is not)."""
+        if self.func in ("count", "count_distinct"):
+            return True
+        return self.field is not None and self.field.grouped
+
+    def _called(self, inner: str) -> str:
         if self.func == "count_distinct":
             return f"count(distinct {inner})"
         return f"{self.func}({inner})"
@@ -355,6 +401,18 @@ def reachable(catalog: Catalog, spec: QuerySpec) -> dict[tuple[str, ...], Entity
             current = catalog.entities[relation.target]
             reached.setdefault(join.path[:depth], current)
     return reached
+
+
+def path_titles(catalog: Catalog, table: str, path: tuple[str, ...]) -> tuple[str, ...]:
+    """The titles of the relations along ``path`` from ``table``; a name the catalog does not
+    know (a spec that is being refused) stands as itself."""
+    titles = []
+    current = catalog.entities.get(table)
+    for name in path:
+        relation = current.relations.get(name) if current is not None else None
+        titles.append(relation.title if relation is not None else name)
+        current = catalog.entities.get(relation.target) if relation is not None else None
+    return tuple(titles)
 
 
 def joinable(source: Entity, relation: Relation) -> bool:

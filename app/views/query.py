@@ -29,7 +29,7 @@ from sqlalchemy.exc import DBAPIError
 from ..browse import listing
 from ..catalog.model import Catalog, Entity
 from ..core import keys
-from ..core.formatting import cell
+from ..core.formatting import GROUPED, cell
 from ..db.engines import Database, session_for
 from ..db.errors import QueryTimeout, RowboatError
 from ..querybuilder import spec as specs
@@ -39,7 +39,17 @@ from ..querybuilder.export import Limits, json_value, open_export
 from ..querybuilder.operators import HAVING_KEYS, QUERY_OPERATORS, operators_for
 from ..querybuilder.run import Result, explain, run_select
 from ..querybuilder.spec import AGGREGATES, QueryError, QuerySpec
-from ..querybuilder.validate import FUNC_LABELS, FieldTerm, Plan, join_choices, reachable, validate
+from ..querybuilder.validate import (
+    FUNC_LABELS,
+    FieldTerm,
+    Plan,
+    column_title,
+    join_choices,
+    joined_titles,
+    path_titles,
+    reachable,
+    validate,
+)
 from ..web import slots, urls
 from ..web.signin import needs
 from .lookup import catalog_of, database_named, entity_at
@@ -146,6 +156,8 @@ def _cells(database: Database, plan: Plan, result: Result) -> list[list[dict[str
             if pk and all(k in positions for k in pk):
                 for k in pk:
                     links[positions[k]] = (source.entity, [positions[x] for x in pk])
+    # A quantity's cell is marked for static/values.js to group its digits, as on list pages.
+    kinds = [f"{t.kind} {GROUPED}" if t.grouped else t.kind for t in plan.outputs]
     rows = []
     for values in result.rows:
         cells = []
@@ -163,7 +175,7 @@ def _cells(database: Database, plan: Plan, result: Result) -> list[list[dict[str
                         table=urls.segment(entity),
                         key=identity,
                     )
-            cells.append({"html": cell(value, term.column), "href": href, "kind": term.kind})
+            cells.append({"html": cell(value, term.column), "href": href, "kind": kinds[i]})
         rows.append(cells)
     return rows
 
@@ -172,19 +184,20 @@ def _fields(catalog: Catalog, spec: QuerySpec) -> list[dict[str, Any]]:
     """Every column the query can use, grouped by the table it belongs to."""
     groups = []
     for path, entity in reachable(catalog, spec).items():
+        titles = path_titles(catalog, spec.table, path)
         columns = []
         for column in entity.columns.values():
             ref = specs.FieldRef(path, column.key)
             columns.append(
                 {
                     "ref": ref.text(),
-                    "name": ".".join((*path, column.name)),
+                    "name": column_title(titles, column.name),
                     "short": column.name,
                     "kind": column.kind,
                     "ops": " ".join(op.key for op in operators_for(column)),
                 }
             )
-        label = ".".join(path) if path else entity.name
+        label = f"{joined_titles(titles)} ({entity.name})" if path else entity.name
         groups.append({"path": path, "label": label, "entity": entity, "columns": columns})
     return groups
 
@@ -232,6 +245,7 @@ def page(db: str) -> Any:
         "aggregates": [(key, FUNC_LABELS[key]) for key in AGGREGATES],
         "urls_for": _page_urls(db, spec),
         "remove_join": lambda path: query_url(db, specs.without_join(spec, path)),
+        "path_title": lambda path: joined_titles(path_titles(catalog, spec.table, tuple(path))),
         "shown_limit": _shown_limit(built.plan) if built.plan else None,
         "max_rows": setting("QUERY_MAX_ROWS"),
         "spec_json": json.dumps(specs.to_json(spec), indent=2, ensure_ascii=False),
