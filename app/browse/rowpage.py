@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import BindParameter, Select, and_, bindparam, false, inspect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, with_parent
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -16,7 +18,7 @@ from ..catalog.model import Catalog, Entity, Relation
 from ..core import keys
 from ..core.formatting import is_midnight
 from ..core.values import to_text
-from ..db import blobs
+from ..db import blobs, timeouts
 from ..db.errors import NotFound
 from ..db.reads import read
 from .counting import Count, capped_count
@@ -236,8 +238,9 @@ class RelatedPreview:
     relation: Relation
     target: Entity
     refs: list[RowRef]
-    count: Count
+    count: Count | None  # None: not read in time (``late``)
     list_args: list[tuple[str, str]]  # query-string arguments of the full list
+    late: bool = False  # reading them ran out of time: the page links to the list instead
 
 
 def related_previews(
@@ -247,51 +250,108 @@ def related_previews(
     identity: tuple[Any, ...],
     row: dict[str, Any],
     cap: int,
+    seconds: float,
 ) -> list[RelatedPreview]:
-    """The first few related rows for every one-to-many and many-to-many relation."""
+    """The first few related rows for every one-to-many and many-to-many relation.
+
+    A relation whose rows take longer than the statement limit ``seconds`` (a foreign key no
+    index serves, on a big table) is marked ``late`` and the others are still read. The
+    relations together get twice the limit: one slow relation leaves the fast ones time, and
+    once it is spent the rest are marked late unread, so the previews never take more than
+    about three limits however many relations are slow (no limit: ``seconds`` 0).
+    """
     previews = []
-    parent = None
+    parent: list[Any] = []  # the object ``with_parent`` needs, made once when first needed
+    deadline = time.monotonic() + 2 * seconds if seconds > 0 else float("inf")
     for relation in entity.collections:
         target = catalog.entities.get(relation.target)
         if target is None:
             continue
         values = [row[k] for k in relation.local_keys]
-        # Automap's one-to-many relationships join on their foreign key and nothing else, so
-        # the key values say it all; a model's relationship may join on more (with_parent).
-        by_keys = relation.direction == "one-to-many" and catalog.mode == "reflected"
-        if relation.attribute is not None and not by_keys:
-            if parent is None:
-                parent = _parent_for_with_parent(session, entity, identity, row)
-            condition = with_parent(parent, relation.attribute)
-        elif None in values:  # a NULL key points at nothing (``= NULL`` would become IS NULL)
-            condition = false()
-        else:
-            condition = None  # _preview_select's, with the values bound
-        if relation.attribute is not None:
-            via = ":".join(
-                [
-                    keys.encode(entity.name),
-                    keys.encode(relation.name),
-                    keys.encode_identity(identity, [entity.columns[k] for k in entity.primary_key]),
-                ]
+        list_args = _list_args(entity, identity, relation, values)
+        late = RelatedPreview(relation, target, [], None, list_args, late=True)
+        if time.monotonic() >= deadline:
+            previews.append(late)
+            continue
+        try:
+            refs, count = _related_rows(
+                session, catalog, entity, identity, row, relation, target, values, cap, parent
             )
-            list_args = [("_via", via)]
-        else:
-            list_args = [(f"{k}__exact", to_text(v)) for k, v in zip(relation.target_keys, values)]
-        if condition is None:
-            stmt, params = (
-                _preview_select(catalog, relation, target),
-                {f"fk_{i}": v for i, v in enumerate(values)},
-            )
-        else:
-            stmt, params = _previews_of(catalog, relation, target, condition), None
-        refs = _read_previews(session, catalog, relation, target, stmt, params)
-        if len(refs) < PREVIEW_ROWS:
-            count = Count(len(refs), exact=True)
-        else:
-            if condition is None:
-                condition = _by_foreign_key(relation, target, values)
-            first_column = [target.columns[k].expression for k in target.columns][:1]
-            count = capped_count(session, base_select(target, first_column).where(condition), cap)
+        except DBAPIError as exc:
+            if not timeouts.is_timeout(exc):
+                raise
+            session.rollback()  # PostgreSQL aborts the transaction on a cancelled statement
+            parent.clear()  # made in that transaction
+            previews.append(late)
+            continue
         previews.append(RelatedPreview(relation, target, refs, count, list_args))
     return previews
+
+
+def late_message(previews: list[RelatedPreview], seconds: float) -> str | None:
+    """What the row page says of the relations it could not read in time, if any."""
+    late = [p.relation.title for p in previews if p.late]
+    if not late:
+        return None
+    return (
+        f"Reading the rows of {', '.join(late)} took longer than the {seconds:g} s time limit, "
+        "so they are not shown: their lists may be slow too. An index on their foreign key "
+        "would make it fast."
+    )
+
+
+def _list_args(
+    entity: Entity, identity: tuple[Any, ...], relation: Relation, values: list[Any]
+) -> list[tuple[str, str]]:
+    """The arguments of the list page showing all the related rows."""
+    if relation.attribute is not None:
+        via = ":".join(
+            [
+                keys.encode(entity.name),
+                keys.encode(relation.name),
+                keys.encode_identity(identity, [entity.columns[k] for k in entity.primary_key]),
+            ]
+        )
+        return [("_via", via)]
+    return [(f"{k}__exact", to_text(v)) for k, v in zip(relation.target_keys, values)]
+
+
+def _related_rows(
+    session: Session,
+    catalog: Catalog,
+    entity: Entity,
+    identity: tuple[Any, ...],
+    row: dict[str, Any],
+    relation: Relation,
+    target: Entity,
+    values: list[Any],
+    cap: int,
+    parent: list[Any],
+) -> tuple[list[RowRef], Count]:
+    """One relation's first rows and their count (capped at ``cap``)."""
+    # Automap's one-to-many relationships join on their foreign key and nothing else, so
+    # the key values say it all; a model's relationship may join on more (with_parent).
+    by_keys = relation.direction == "one-to-many" and catalog.mode == "reflected"
+    if relation.attribute is not None and not by_keys:
+        if not parent:
+            parent.append(_parent_for_with_parent(session, entity, identity, row))
+        condition = with_parent(parent[0], relation.attribute)
+    elif None in values:  # a NULL key points at nothing (``= NULL`` would become IS NULL)
+        condition = false()
+    else:
+        condition = None  # _preview_select's, with the values bound
+    if condition is None:
+        stmt, params = (
+            _preview_select(catalog, relation, target),
+            {f"fk_{i}": v for i, v in enumerate(values)},
+        )
+    else:
+        stmt, params = _previews_of(catalog, relation, target, condition), None
+    refs = _read_previews(session, catalog, relation, target, stmt, params)
+    if len(refs) < PREVIEW_ROWS:
+        return refs, Count(len(refs), exact=True)
+    if condition is None:
+        condition = _by_foreign_key(relation, target, values)
+    first_column = [target.columns[k].expression for k in target.columns][:1]
+    count = capped_count(session, base_select(target, first_column).where(condition), cap)
+    return refs, count

@@ -299,23 +299,11 @@ def row(db: str, table: str, key: str) -> Any:
     with _reading(entity):
         identity, values, refs = rowpage.find_row(session, entity, key, joins)
     refs |= labels.foreign_key_refs(session, catalog, entity, [values], refs)
-    previews_late = None
-    try:
-        previews = rowpage.related_previews(
-            session, catalog, entity, identity, values, current_app.config["COUNT_CAP"]
-        )
-    except DBAPIError as exc:
-        if not timeouts.is_timeout(exc):
-            raise
-        # The row itself was read: it is shown, without the related rows (a foreign key no
-        # index serves, on a big table), rather than the whole page lost to a 504.
-        session.rollback()  # PostgreSQL aborts the transaction on a cancelled statement
-        previews = []
-        seconds = current_app.config["STATEMENT_TIMEOUT"]
-        previews_late = (
-            f"Reading the rows related to this one took longer than the {seconds:g} s time "
-            "limit, so they are not shown. An index on their foreign key would make it fast."
-        )
+    seconds = current_app.config["STATEMENT_TIMEOUT"]
+    previews = rowpage.related_previews(
+        session, catalog, entity, identity, values, current_app.config["COUNT_CAP"], seconds
+    )
+    previews_late = rowpage.late_message(previews, seconds)
     return render_template(
         "row.html",
         db=database,
