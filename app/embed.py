@@ -172,14 +172,19 @@ class Rowboat:
         self.dashboard = dashboard
 
     def _databases(self, app: Flask) -> dict[str, DatabaseConfig]:
-        urls = self.databases if self.databases is not None else _flask_sqlalchemy_urls(app)
-        if not urls:
+        if self.databases is not None:
+            found: dict[str, tuple[str, dict[str, Any]]] = {
+                name: (url, {}) for name, url in self.databases.items()
+            }
+        else:
+            found = _flask_sqlalchemy_databases(app)
+        if not found:
             raise ConfigError(
                 "Rowboat found no database: the application has no SQLALCHEMY_DATABASE_URI or "
                 "SQLALCHEMY_BINDS. Pass databases={'name': 'postgresql://…'}."
             )
         result = {}
-        for name, url in urls.items():
+        for name, (url, connect_args) in found.items():
             parsed = make_url(url)
             if parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:"):
                 raise ConfigError(
@@ -187,7 +192,12 @@ class Rowboat:
                     "application's own engine can see: Rowboat opens engines of its own. "
                     "Use a SQLite file."
                 )
-            result[name] = DatabaseConfig(name=name, url=url, models=_readable(self.models))
+            result[name] = DatabaseConfig(
+                name=name,
+                url=url,
+                models=_readable(self.models),
+                options={"connect_args": connect_args} if connect_args else {},
+            )
         return result
 
 
@@ -280,11 +290,24 @@ def _login_url(host: Flask) -> str | None:
     return found
 
 
-def _flask_sqlalchemy_urls(app: Flask) -> dict[str, str]:
-    """The databases of the host's Flask-SQLAlchemy: its default engine, named after its
-    database (as DATABASE_URL is; "main" when that name is taken or reserved), and each bind
-    by its key. URLs keep their password: Rowboat connects on its own."""
+def _flask_sqlalchemy_databases(app: Flask) -> dict[str, tuple[str, dict[str, Any]]]:
+    """The databases of the host's Flask-SQLAlchemy, as (URL, connect_args): its default
+    engine, named after its database (as DATABASE_URL is; "main" when that name is taken or
+    reserved), and each bind by its key. URLs keep their password: Rowboat connects on its own.
+
+    The ``connect_args`` of the host's engine options (``SQLAlchemy(engine_options=…)``, then
+    ``SQLALCHEMY_ENGINE_OPTIONS`` for the default engine or a bind's own dict) go with them,
+    since a database may need them to be reached at all (TLS files, a server's options). The
+    other engine options (pool sizes, echo) stay Rowboat's: it runs its own pools and limits.
+    """
     extension = app.extensions.get("sqlalchemy")
+    base = dict(getattr(extension, "_engine_options", None) or {})
+    binds = app.config.get("SQLALCHEMY_BINDS") or {}
+    options: dict[str | None, dict[str, Any]] = {
+        None: {**base, **(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})}
+    }
+    for key, bind in binds.items():
+        options[key] = {**base, **(dict(bind) if isinstance(bind, Mapping) else {})}
     found: dict[str | None, str] = {}
     if extension is not None:
         with app.app_context():  # Flask-SQLAlchemy keeps engines per application
@@ -294,15 +317,21 @@ def _flask_sqlalchemy_urls(app: Flask) -> dict[str, str]:
         default = app.config.get("SQLALCHEMY_DATABASE_URI")
         if default:
             found[None] = str(default)
-        for key, bind in (app.config.get("SQLALCHEMY_BINDS") or {}).items():
+        for key, bind in binds.items():
             found[key] = str(bind["url"] if isinstance(bind, Mapping) else bind)
-    urls = {key: url for key, url in found.items() if key is not None}
+    databases = {
+        key: (url, _connect_args(options.get(key))) for key, url in found.items() if key is not None
+    }
     if None in found:
         name = _name_from_url(found[None])
-        if name in urls or name in RESERVED_NAMES:
+        if name in databases or name in RESERVED_NAMES:
             name = "main"
-        urls[name] = found[None]
-    return urls
+        databases[name] = (found[None], _connect_args(options[None]))
+    return databases
+
+
+def _connect_args(engine_options: Mapping[str, Any] | None) -> dict[str, Any]:
+    return dict((engine_options or {}).get("connect_args") or {})
 
 
 def _derived_key(secret: str | bytes) -> str:

@@ -59,10 +59,16 @@ def role_of(user: User) -> str | None:
     return "viewer" if user.username == "carol" else None
 
 
-def create_host(url: str, instance: Path, templates: Path, **rowboat: Any) -> Flask:
+def create_host(
+    url: str,
+    instance: Path,
+    templates: Path,
+    host_config: dict[str, Any] | None = None,
+    **rowboat: Any,
+) -> Flask:
     """The host application, as its own developer would write it, plus the three lines."""
     host = Flask(__name__, instance_path=str(instance), template_folder=str(templates))
-    host.config.update(SECRET_KEY="host-secret", SQLALCHEMY_DATABASE_URI=url)
+    host.config.update(SECRET_KEY="host-secret", SQLALCHEMY_DATABASE_URI=url, **(host_config or {}))
     db.init_app(host)
     login = LoginManager(host)
     login.login_view = "login"
@@ -276,6 +282,47 @@ def test_without_a_role_hook_everyone_is_refused(
         assert "/admin/-/audit" not in answer.text  # no menu for a caller who may not come in
     finally:
         close_host(host)
+
+
+def test_the_hosts_connect_args_reach_rowboats_engines(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A database may need its engine options to be reached at all (TLS files, a server's
+    options): Rowboat's own engines take the host's ``connect_args``, for the default engine and
+    for each bind, and keep their own statement time limit."""
+    for name in (*ENV_TO_CLEAR, "ROWBOAT_STATE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    tmp = tmp_path_factory.mktemp("embed_options")
+    with fresh_database("postgresql", "rowboat_embed_options", tmp_path_factory) as url:
+        host = create_host(
+            url,
+            tmp / "instance",
+            tmp / "templates",
+            host_config={
+                "SQLALCHEMY_ENGINE_OPTIONS": {"connect_args": {"application_name": "blog-web"}},
+                "SQLALCHEMY_BINDS": {
+                    "stats": {"url": url, "connect_args": {"application_name": "blog-stats"}}
+                },
+            },
+            STATEMENT_TIMEOUT=7.0,
+        )
+        try:
+            databases = host.extensions["rowboat"].extensions["rowboat.databases"]
+            assert set(databases) == {_name_from_url(url), "stats"}
+            for name, expected in ((_name_from_url(url), "blog-web"), ("stats", "blog-stats")):
+                with databases[name].engine.connect() as connection:
+                    shown = connection.exec_driver_sql(
+                        "SELECT current_setting('application_name'), "
+                        "current_setting('statement_timeout')"
+                    ).one()
+                assert tuple(shown) == (expected, "7s"), name
+            # The dashboard still reads through them.
+            client = host.test_client()
+            client.post("/login", data={"username": "alice"})
+            page = client.get(f"/admin/{_name_from_url(url)}/posts")
+            assert page.status_code == 200 and "Post 3" in page.text
+        finally:
+            close_host(host)
 
 
 # --- in a real browser ------------------------------------------------------------------------
