@@ -528,6 +528,7 @@ def test_a_table_the_database_lacks(
             "/x/order_lines",
             "/x/order_lines/1,A",
             "/x/order_lines/1,A/-/edit",
+            "/x/order_lines/-/new",
             "/x/-/export/order_lines.csv",
             "/x/-/export/order_lines.json",
             "/x/-/query.json?table=order_lines&run=1",

@@ -448,6 +448,15 @@ def base_select(entity: Entity, columns: Iterable[Any]) -> Select[Any]:
     )
 
 
+def check_present(session: Session, entity: Entity) -> None:
+    """Ask the database for none of the entity's rows: raises its error (a missing table: the
+    error pages' 404) when the table is not there, as when models declare a table the database
+    was never migrated to. For a page that would otherwise not read the table at all."""
+    for column in entity.columns.values():
+        read(session, base_select(entity, [column.expression]).where(false())).all()
+        return
+
+
 def where_clause(entity: Entity, query: ListQuery, via_parent: Any = None) -> ColumnElement[bool]:
     parts = [combine(query.filters)]
     if query.search:

@@ -27,7 +27,7 @@ from werkzeug.datastructures import CombinedMultiDict
 
 from .. import writes
 from ..audit.journal import Actor, Journal
-from ..browse import crumbs, rowpage
+from ..browse import crumbs, listing, rowpage
 from ..browse.labels import refs_where
 from ..catalog.model import Entity
 from ..core import keys
@@ -234,6 +234,9 @@ def new(db: str, table: str) -> Any:
     # HEAD is a GET without the body (Flask routes it here too): it must never save. It is
     # not CSRF-checked, and taking it for a POST created a row from an empty form.
     if request.method in ("GET", "HEAD"):
+        # A form for a table the database lacks (models ahead of their migration) says so
+        # now, rather than when its save is refused.
+        listing.check_present(session_for(database), entity)
         form = spec.make()
         for column in spec.columns:  # "add a related row" fills in the foreign key
             if column.html_name in request.args and column.editable:
