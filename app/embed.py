@@ -30,6 +30,7 @@ import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import click
 from flask import Flask, Request, request
 from jinja2 import BaseLoader, ChoiceLoader, FileSystemLoader
 from sqlalchemy.engine import make_url
@@ -169,6 +170,7 @@ class Rowboat:
             app.wsgi_app, {self.url_prefix: dashboard}
         )
         app.extensions["rowboat"] = dashboard
+        app.cli.add_command(_host_commands(dashboard))
         self.dashboard = dashboard
 
     def _databases(self, app: Flask) -> dict[str, DatabaseConfig]:
@@ -199,6 +201,27 @@ class Rowboat:
                 options={"connect_args": connect_args} if connect_args else {},
             )
         return result
+
+
+def _host_commands(dashboard: Flask) -> click.Group:
+    """``flask rowboat …`` on the host's own ``flask`` command: the audit log's retention and
+    reconciling, the state database's migrations, and hiding columns (the host signs people
+    in, so Rowboat's account commands have no place there). They run in the dashboard's app
+    context, on its settings and state database."""
+    from .audit.cli import audit
+    from .auth.cli import hide_command, unhide_command
+    from .state.cli import state
+
+    @click.group("rowboat", help="The Rowboat dashboard mounted in this application.")
+    @click.pass_context
+    def commands(ctx: click.Context) -> None:
+        ctx.with_resource(dashboard.app_context())
+
+    for command in (audit, state):
+        commands.add_command(command)
+    commands.add_command(hide_command, "hide")
+    commands.add_command(unhide_command, "unhide")
+    return commands
 
 
 class _FlaskSQLAlchemyModels:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,7 @@ from sqlalchemy import ForeignKey, String, Text, create_engine, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from rowboat import Rowboat
+from rowboat.auth import directory
 from rowboat.config import _name_from_url
 from rowboat.embed import flask_login_role
 from rowboat.state.models import AuditEntry
@@ -282,6 +284,37 @@ def test_without_a_role_hook_everyone_is_refused(
         assert "/admin/-/audit" not in answer.text  # no menu for a caller who may not come in
     finally:
         close_host(host)
+
+
+def test_the_hosts_flask_command_runs_rowboats(world: World) -> None:
+    """``flask rowboat …`` on the host: hide a column, the audit log's retention, the state
+    database's migrations, each on the mounted dashboard's own settings and state database."""
+    runner = world.host.test_cli_runner()
+
+    def run(*args: str) -> str:
+        result = runner.invoke(args=["rowboat", *args])
+        assert result.exit_code == 0, result.output
+        return str(result.output)
+
+    listed = run("--help")
+    assert all(name in listed for name in ("audit", "state", "hide", "unhide"))
+    assert "users" not in listed  # the host signs people in: no accounts of Rowboat's
+    admin = world.client("alice")
+    page = f"/admin/{world.name}/users"
+    assert "is_admin" in admin.get(page).text
+    said = run("hide", world.name, "users", "is_admin")
+    assert f"{world.name}: users.is_admin is hidden." in said
+    try:
+        time.sleep(directory.TTL + 0.05)  # a command is another process: seen within the TTL
+        assert "is_admin" not in admin.get(page).text
+    finally:
+        said = run("unhide", world.name, "users", "is_admin")
+    assert "is shown again" in said
+    time.sleep(directory.TTL + 0.05)
+    assert "is_admin" in admin.get(page).text
+    assert "Deleted 0 audit entries older than 30 days." in run("audit", "prune", "--days", "30")
+    current, head = run("state", "current").strip().removesuffix(")").split(" (head: ")
+    assert current == head  # the mounted dashboard migrated its state database on start
 
 
 def test_the_hosts_connect_args_reach_rowboats_engines(
