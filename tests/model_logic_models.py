@@ -128,6 +128,27 @@ Account.order_count = column_property(  # type: ignore[attr-defined]
 )
 
 
+class CouponCode(TypeDecorator[str]):
+    """A code upper-case in Python, lower-case in the database: a primary key whose Python
+    value is not what the database stores."""
+
+    impl = String(20)
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        return None if value is None else value.lower()
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> str | None:
+        return None if value is None else value.upper()
+
+
+class Coupon(Base):
+    __tablename__ = "coupons"
+
+    code: Mapped[str] = mapped_column(CouponCode, primary_key=True)
+    percent: Mapped[int] = mapped_column(Integer)
+
+
 # --- single-table inheritance: vehicles <- Car, Truck --------------------------------------
 
 

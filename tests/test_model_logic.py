@@ -77,6 +77,7 @@ def _world(
                 m.Car(name="Beetle", doors=2),
                 m.Truck(name="Actros", payload_kg=18000),
                 m.Invoice(title="March", amount=Decimal("99.99")),
+                m.Coupon(code="SPRING", percent=10),
             ]
         )
         session.commit()
@@ -287,6 +288,41 @@ def test_type_decorators_round_trip_through_their_impl(world: tuple[Flask, Engin
     assert answer.status_code == 302, answer.get_data(as_text=True)[:2000]
     created = "SELECT balance, password_hash FROM accounts WHERE email LIKE 'di@%'"
     assert stored(engine, created) == [(5, None)]
+
+
+def test_a_type_decorated_primary_key_is_edited_changed_and_deleted_as_stored(
+    world: tuple[Flask, Engine],
+) -> None:
+    """The key is read, shown, put in URLs and written back as the impl stores it ("spring"),
+    never through the decorator's Python value ("SPRING"), which would lower() again on the
+    way in and look up or write the wrong row."""
+    app, engine = world
+    client = app.test_client()
+    listed = page(client, "/m/coupons")
+    assert [r.cells["code"].text() for r in listed.list_rows()] == ["spring"]
+    url = "/m/coupons/spring"
+    assert page(client, url).record()["code"].text() == "spring"
+    # An unchanged save writes nothing; a change of another column writes only it.
+    form = page(client, url + "/-/edit")
+    assert client.post(url + "/-/edit", data=form_data(form)).status_code == 302
+    assert stored(engine, "SELECT code, percent FROM coupons") == [("spring", 10)]
+    answer = client.post(url + "/-/edit", data=with_values(form_data(form), percent="15"))
+    assert answer.status_code == 302, answer.get_data(as_text=True)[:2000]
+    assert stored(engine, "SELECT code, percent FROM coupons") == [("spring", 15)]
+    # A new key is stored as typed (the impl's value), and the row moves to its URL.
+    form = page(client, url + "/-/edit")
+    answer = client.post(url + "/-/edit", data=with_values(form_data(form), code="summer"))
+    assert answer.status_code == 302, answer.get_data(as_text=True)[:2000]
+    assert answer.headers["Location"].endswith("/m/coupons/summer")
+    assert stored(engine, "SELECT code, percent FROM coupons") == [("summer", 15)]
+    # A create, then a delete, by the stored key.
+    new = with_values(form_data(page(client, "/m/coupons/-/new")), code="autumn", percent="5")
+    assert client.post("/m/coupons/-/new", data=new).status_code == 302
+    assert sorted(stored(engine, "SELECT code FROM coupons")) == [("autumn",), ("summer",)]
+    delete = page(client, "/m/coupons/summer/-/delete")
+    answer = client.post("/m/coupons/summer/-/delete", data=form_data(delete, "confirm"))
+    assert answer.status_code == 302, answer.get_data(as_text=True)[:2000]
+    assert stored(engine, "SELECT code FROM coupons") == [("autumn",)]
 
 
 # --- inheritance ----------------------------------------------------------------------------------

@@ -27,11 +27,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, insert, inspect, update
+from sqlalchemy import Connection, Engine, bindparam, insert, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from ..catalog.model import Entity
+from ..catalog.modellogic import identity_of
 from ..db import blobs
 from ..state.models import AuditEntry
 from ..writes.links import LinkChange
@@ -125,10 +126,8 @@ class Journal:
 
     # --- what the write tells it (inside the target transaction, after a flush) ---------------
 
-    def _key(self, obj: Any) -> str:
-        identity = inspect(obj).identity
-        assert identity is not None
-        return encode_identity(self.entity, identity)
+    def _key(self, session: Session, obj: Any) -> str:
+        return encode_identity(self.entity, identity_of(session, self.entity, obj))
 
     def _values(
         self, session: Session, obj: Any, keys: list[str] | None = None, reread: bool = False
@@ -153,9 +152,7 @@ class Journal:
                 session.refresh(obj, names)
         binaries: dict[str, Any] = {}
         if blobs.binary_keys(self.entity):
-            identity = inspect(obj).identity
-            assert identity is not None
-            binaries = blobs.summaries(session, self.entity, identity)
+            binaries = blobs.summaries(session, self.entity, identity_of(session, self.entity, obj))
         values = row_values(self.entity, obj, binaries)
         return values if keys is None else {k: values[k] for k in keys if k in values}
 
@@ -165,7 +162,7 @@ class Journal:
     def created(self, session: Session, obj: Any, links: dict[str, LinkChange]) -> None:
         values = self._values(session, obj, reread=True)
         changes = {k: {"after": encode(v)} for k, v in values.items()}
-        self._add("create", self._key(obj), {**changes, **encode_links(links)})
+        self._add("create", self._key(session, obj), {**changes, **encode_links(links)})
 
     def updated(
         self, session: Session, obj: Any, before: dict[str, Any], links: dict[str, LinkChange]
@@ -180,11 +177,13 @@ class Journal:
             changes = {
                 k: {"before": encode(before[k]), "after": encode(after.get(k))} for k in before
             }
-        self._add("update", self._key(obj), {**changes, **encode_links(links)})
+        self._add("update", self._key(session, obj), {**changes, **encode_links(links)})
 
     def deleted(self, session: Session, obj: Any) -> None:
         values = self._values(session, obj)
-        self._add("delete", self._key(obj), {k: {"before": encode(v)} for k, v in values.items()})
+        self._add(
+            "delete", self._key(session, obj), {k: {"before": encode(v)} for k, v in values.items()}
+        )
 
     # --- around the commit -------------------------------------------------------------------
 

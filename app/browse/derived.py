@@ -11,6 +11,7 @@ from markupsafe import Markup
 from sqlalchemy.orm import Session
 
 from ..catalog.model import Entity
+from ..catalog.modellogic import orm_identity
 from ..core.formatting import NULL_HTML
 from ..core.values import to_text
 from ..db import blobs
@@ -22,7 +23,7 @@ def derived_rows(session: Session, entity: Entity, identity: tuple[Any, ...]) ->
         return Markup("")
     obj = session.get(
         entity.mapped_class,
-        identity,
+        orm_identity(entity, identity, session.get_bind().dialect.name),
         options=blobs.deferred(entity),  # never the bytes
     )
     if obj is None:

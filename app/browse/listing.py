@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, with_parent
 from sqlalchemy.sql.elements import ColumnElement
 
 from ..catalog.model import Catalog, Column, Entity, Relation
+from ..catalog.modellogic import orm_identity
 from ..catalog.types import ORDERABLE
 from ..core import keys
 from ..core.filters import (
@@ -576,7 +577,11 @@ def load_via_parent(session: Session, via: Via) -> Any:
     holds one whole)."""
     source_cls = via.source.mapped_class
     parent = (
-        session.get(source_cls, via.identity, options=blobs.deferred(via.source))
+        session.get(
+            source_cls,
+            orm_identity(via.source, via.identity, session.get_bind().dialect.name),
+            options=blobs.deferred(via.source),
+        )
         if source_cls is not None
         else None
     )

@@ -15,6 +15,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from ..catalog.labels import choose_summary_keys
 from ..catalog.model import Catalog, Entity, Relation
+from ..catalog.modellogic import from_stored, orm_identity
 from ..core import keys
 from ..core.formatting import is_midnight
 from ..core.values import to_text
@@ -220,16 +221,20 @@ def _parent_for_with_parent(
     those columns deferred (read only if a relationship really does join on one).
     """
     mapper = inspect(entity.mapped_class)
+    dialect = session.get_bind().dialect.name
     if any(c.kind in SIZE_ONLY for c in entity.columns.values()):
         return session.get(
             entity.mapped_class,  # type: ignore[arg-type]
-            identity,
+            orm_identity(entity, identity, dialect),
             options=blobs.deferred(entity),
         )
     parent = mapper.class_manager.new_instance()
     for column in entity.columns.values():
         if not column.computed:
-            set_committed_value(parent, column.key, row[column.key])
+            value = row[column.key]  # as stored: a custom TypeDecorator's Python value is not
+            if column.decorator is not None:
+                value = from_stored(column.decorator, value, dialect)
+            set_committed_value(parent, column.key, value)
     return parent
 
 

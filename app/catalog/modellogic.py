@@ -13,17 +13,18 @@ import datetime as dt
 import decimal
 import typing
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import type_coerce
+from sqlalchemy import inspect, type_coerce
 from sqlalchemy import types as sat
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.associationproxy import AssociationProxyExtensionType
 from sqlalchemy.ext.hybrid import HybridExtensionType
-from sqlalchemy.orm import Mapper
+from sqlalchemy.orm import Mapper, Session
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
-from .model import Derived
+from .model import Derived, Entity
 
 _OWN_PACKAGE = __name__.split(".")[0]
 
@@ -84,6 +85,33 @@ def from_stored(decorator: TypeDecorator[Any], value: Any, dialect: str) -> Any:
         return decorator.process_result_value(value, _dialect(dialect))
     except NotImplementedError:
         return value
+
+
+def stored_identity(entity: Entity, identity: Sequence[Any], dialect: str) -> tuple[Any, ...]:
+    """An ORM identity as the database stores the key: a custom TypeDecorator's Python value
+    goes back through it. Pages, URLs, reads by ``Column.expression`` and the audit log all
+    name a row by its stored key; the ORM's identity map by the Python values."""
+    columns = [entity.columns[k] for k in entity.primary_key]
+    return tuple(
+        to_stored(c.decorator, v, dialect) if c.decorator is not None else v
+        for c, v in zip(columns, identity)
+    )
+
+
+def orm_identity(entity: Entity, identity: Sequence[Any], dialect: str) -> tuple[Any, ...]:
+    """A stored key as the ORM's identity (``session.get``), the reverse of ``stored_identity``."""
+    columns = [entity.columns[k] for k in entity.primary_key]
+    return tuple(
+        from_stored(c.decorator, v, dialect) if c.decorator is not None else v
+        for c, v in zip(columns, identity)
+    )
+
+
+def identity_of(session: Session, entity: Entity, obj: Any) -> tuple[Any, ...]:
+    """The stored key of a loaded or just-flushed ORM object."""
+    identity = inspect(obj).identity
+    assert identity is not None, "an object without an identity: not flushed"
+    return stored_identity(entity, identity, session.get_bind().dialect.name)
 
 
 _BY_ANNOTATION: dict[Any, type[TypeEngine[Any]]] = {

@@ -48,6 +48,7 @@ from sqlalchemy.orm import Session, defer
 from sqlalchemy.orm.attributes import InstrumentedAttribute
 
 from ..catalog.model import Column, Entity, core_columns
+from ..catalog.modellogic import identity_of
 from .errors import RowboatError
 
 READ_CHUNK = 1024 * 1024  # bytes per downloaded (or, on SQLite, hashed) slice
@@ -394,8 +395,7 @@ def append_rest(session: Session, entity: Entity, obj: Any, key: str, upload: Up
     if dialect == "sqlite" and upload.size > chunk_size:
         # Room for the whole file (a zeroblob takes no memory), then written in place.
         session.execute(update(table).where(where).values({core: func.zeroblob(upload.size)}))
-        identity = inspect(obj).identity
-        assert identity is not None
+        identity = identity_of(session, entity, obj)
         blob = _sqlite_blob(session, entity, entity.columns[key], identity, readonly=False)
         if blob is not None:
             with blob:

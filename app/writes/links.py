@@ -14,9 +14,10 @@ from typing import Any
 
 from sqlalchemy import Select, Table, and_, insert, inspect, select
 from sqlalchemy import delete as delete_statement
-from sqlalchemy.orm import Mapper, Session
+from sqlalchemy.orm import Mapper, Session, object_session
 
 from ..catalog.model import Catalog, Entity
+from ..catalog.modellogic import identity_of
 from ..core import keys
 from ..core.batches import chunks, key_in
 from ..forms.fields import RelatedChanges
@@ -103,8 +104,9 @@ def in_order(identities: Any) -> list[str]:
 
 
 def _identity(target: Entity, row: Any) -> str:
-    identity = inspect(row).identity
-    assert identity is not None
+    session = object_session(row)
+    assert session is not None
+    identity = identity_of(session, target, row)
     return keys.encode_identity(identity, [target.columns[k] for k in target.primary_key])
 
 
@@ -129,7 +131,7 @@ def _targets(
             key_in([c.expression for c in pk_columns], chunk)
         )
         for row in session.execute(stmt).scalars():
-            found[tuple(inspect(row).identity or ())] = row
+            found[identity_of(session, target, row)] = row
     missing += [wanted[i] for i in identities if i not in found]
     if missing and must_exist:
         message = f"No row {missing[0]!r} in {target.name}."

@@ -41,6 +41,7 @@ from ..browse.labels import Refs, label_joins
 from ..browse.listing import SIZE_ONLY
 from ..browse.rowpage import decode_key, find_row
 from ..catalog.model import Catalog, Entity, core_columns
+from ..catalog.modellogic import identity_of, orm_identity
 from ..core import keys
 from ..core.batches import chunks, key_in
 from ..db import blobs, timeouts
@@ -102,9 +103,7 @@ def _binaries(session: Session, entity: Entity, obj: Any) -> dict[str, blobs.Sto
     """The size and digest of each binary column of ``obj``'s row, read by the database."""
     if not blobs.binary_keys(entity):
         return {}
-    identity = inspect(obj).identity
-    assert identity is not None
-    return blobs.summaries(session, entity, identity)
+    return blobs.summaries(session, entity, identity_of(session, entity, obj))
 
 
 def _canonical(value: Any) -> str:
@@ -184,10 +183,11 @@ def load_for_form(
 
 
 def _get(session: Session, entity: Entity, identity: tuple[Any, ...], lock: bool) -> Any:
+    """The ORM object of the row whose stored key is ``identity``."""
     dialect = session.get_bind().dialect.name
     return session.get(
         entity.mapped_class,  # type: ignore[arg-type]
-        identity,
+        orm_identity(entity, identity, dialect),
         populate_existing=True,
         with_for_update=lock and dialect != "sqlite",
         options=blobs.deferred(entity),  # sizes and digests come from blobs.summaries
@@ -435,7 +435,7 @@ def create(
         _append_uploads(session, entity, obj, uploads)
         links = apply_related(session, catalog, entity, obj, related or {}, rules)
         session.flush()
-        identity = inspect(obj).identity
+        identity = identity_of(session, entity, obj)
         if journal is not None:
             journal.created(session, obj, links)
     assert identity is not None
@@ -462,7 +462,7 @@ def restore(
             session.add(obj)
             objs.append(obj)
         session.flush()
-        identities = [inspect(obj).identity for obj in objs]
+        identities = [identity_of(session, entity, obj) for obj in objs]
         if journal is not None:
             for obj in objs:
                 journal.created(session, obj, {})
@@ -512,7 +512,7 @@ def update(
         _append_uploads(session, entity, obj, uploads)
         links = apply_related(session, catalog, entity, obj, related or {}, rules)
         session.flush()
-        new_identity = inspect(obj).identity
+        new_identity = identity_of(session, entity, obj)
         if journal is not None:
             journal.updated(session, obj, {k: stored[k] for k in changed}, links)
     assert new_identity is not None
