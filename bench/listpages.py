@@ -498,7 +498,9 @@ def add_editor(url: str) -> None:
 
     engine = create_engine(url)
     try:
-        accounts.create_user(engine, EDITOR, "editor", EDITOR_PASSWORD)
+        if EDITOR not in {account.name for account in accounts.accounts(engine)}:
+            # One state database serves every engine of a run (``STATE``): made once.
+            accounts.create_user(engine, EDITOR, "editor", EDITOR_PASSWORD)
         accounts.grant(engine, EDITOR, "bench", "write")
     finally:
         engine.dispose()
