@@ -250,9 +250,10 @@ def test_healthz_checks_in_parallel_within_its_timeout_and_names_no_host(
     assert payload["databases"]["flaky"]["status"] == "down"
     assert "size" in payload["databases"]["flaky"]["pool"]
     _assert_discreet(response.get_data(as_text=True), server_url, proxy.port)
-    # Polled again at once: the same answer, no new check piling up.
+    # Polled again at once: the same answer, no new check piling up (a new one would wait the
+    # whole HEALTH_TIMEOUT on the hung database).
     seconds, cached = _timed(lambda: client.get("/healthz"))
-    assert seconds < 0.5 and cached.get_json() == payload
+    assert seconds < 1.0 and cached.get_json() == payload
 
 
 def test_a_slow_database_still_answers_or_times_out_with_503(
