@@ -231,8 +231,8 @@ def _parent_for_with_parent(
     parent = mapper.class_manager.new_instance()
     for column in entity.columns.values():
         if not column.computed:
-            value = row[column.key]  # as stored: a custom TypeDecorator's Python value is not
-            if column.decorator is not None:
+            value = row[column.key]
+            if column.decorator is not None:  # read as stored; the object holds Python's value
                 value = from_stored(column.decorator, value, dialect)
             set_committed_value(parent, column.key, value)
     return parent
